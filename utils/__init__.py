@@ -1,0 +1,1 @@
+"""Helpers the notebooks import: data, networks, backward rules, metrics, plots, results files."""
