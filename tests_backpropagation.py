@@ -493,6 +493,192 @@ def main_test(backprop_fn, model, eps=1e-6, verbose=True, data="toy"):
     return all(tests)
 
 
+# --- SGD, bit for bit -------------------------------------------------------------------------
+
+# Each setting alone, then combinations: which ones fail tells what is wrong (see _sgd_cause).
+SGD_CONFIGS = [
+    {"lr": 0.1},
+    {"lr": 0.1, "weight_decay": 0.01},
+    {"lr": 0.1, "momentum": 0.9},
+    {"lr": 0.1, "momentum": 0.9, "dampening": 0.5},
+    {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+    {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.01, "nesterov": True},
+    {"lr": 0.05, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.001},
+]
+
+
+class ParameterRecorder:
+    """Wraps a training loader and snapshots the model's parameters each time an epoch starts.
+
+    A training function iterates its loader once per epoch, so snapshot k (k >= 1) holds the
+    parameters after epoch k; call finish() after training for the last one. No callbacks needed.
+    """
+
+    def __init__(self, loader, model):
+        self.loader, self.model, self.snapshots = loader, model, []
+
+    def __iter__(self):
+        self._snapshot()
+        return iter(self.loader)
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getattr__(self, name):  # .dataset, .batch_size, ... as on the wrapped loader
+        return getattr(self.loader, name)
+
+    def _snapshot(self):
+        self.snapshots.append({name: p.detach().clone() for name, p in self.model.named_parameters()})
+
+    def finish(self):
+        """Parameters after each epoch: [after epoch 1, after epoch 2, ...]."""
+        self._snapshot()
+        return self.snapshots[1:]
+
+
+def first_difference(states, reference_states):
+    """(epoch, parameter name, largest |difference|, relative error) of the first mismatch, or None."""
+    for epoch, (state, reference) in enumerate(zip(states, reference_states), start=1):
+        for name, expected in reference.items():
+            got = state[name]
+            if not torch.equal(got, expected):
+                return epoch, name, (got - expected).abs().max().item(), relative_error(got, expected)
+    return None
+
+
+def _sgd_problem(model_seed, data_seed):
+    """A small seeded float64 model and a function making its seeded, shuffled training loader."""
+    from utils.data import make_loader
+
+    generator = torch.Generator().manual_seed(data_seed)
+    x = torch.randn(70, 3, 2, 2, dtype=torch.float64, generator=generator)
+    y = torch.randint(0, 3, (70,), generator=generator)
+    dataset = torch.utils.data.TensorDataset(x, y)
+    torch.manual_seed(model_seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 8), nn.Tanh(), nn.Linear(8, 3)).to(torch.float64)
+    return model, lambda: make_loader(dataset, batch_size=16, shuffle=True, seed=data_seed)
+
+
+def _states_with_torch_sgd(model, loader, n_epochs, config):
+    optimizer = torch.optim.SGD(model.parameters(), foreach=False, **config)
+    loss_fn, states = nn.CrossEntropyLoss(), []
+    for _ in range(n_epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        states.append({name: p.detach().clone() for name, p in model.named_parameters()})
+    return states
+
+
+def _describe(config):
+    return "{" + ", ".join(f"{k}={v}" for k, v in config.items()) + "}"
+
+
+def check_sgd_equivalence(train_manual_update, configs=None, n_epochs=3, seed=0):
+    """Run torch.optim.SGD(foreach=False) and train_manual_update on the same seeded model and data.
+
+    train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0,
+    dampening=0.0, nesterov=False) is called with each configuration's keywords; after every epoch
+    every parameter must be torch.equal to PyTorch's. Returns a CheckResult whose failures name the
+    configuration, epoch and parameter of the first difference, its size and the likely cause.
+    """
+    configs = SGD_CONFIGS if configs is None else configs
+    previous_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    outcomes = []  # (config, None | (epoch, name, difference, relative) | error message)
+    try:
+        for config in configs:
+            model, new_loader = _sgd_problem(seed, seed + 1)
+            reference = _states_with_torch_sgd(copy.deepcopy(model), new_loader(), n_epochs, config)
+            recorder = ParameterRecorder(new_loader(), model)
+            try:
+                train_manual_update(n_epochs, model, nn.CrossEntropyLoss(), recorder, **config)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
+                outcomes.append((config, f"train_manual_update raised {_short(error)}"))
+                continue
+            finally:
+                torch.set_default_dtype(torch.float64)
+            states = recorder.finish()
+            if len(states) != n_epochs:
+                outcomes.append((config, f"train_manual_update iterated the training loader {len(states)} times for n_epochs={n_epochs}; it must run exactly n_epochs epochs"))
+                continue
+            outcomes.append((config, first_difference(states, reference)))
+    finally:
+        torch.set_default_dtype(previous_dtype)
+
+    failures = []
+    for config, outcome in outcomes:
+        if outcome is None:
+            continue
+        if isinstance(outcome, str):
+            failures.append(f"{_describe(config)}: {outcome}.")
+            continue
+        epoch, name, difference, relative = outcome
+        cause = _sgd_cause(config, outcome, lambda: _one_step_differences(train_manual_update, config, seed))
+        failures.append(f"{_describe(config)}: after epoch {epoch} parameter '{name}' differs from torch.optim.SGD "
+                        f"by up to {difference:.2e} (relative {relative:.1e}); likely cause: {cause}.")
+    n_passed = sum(outcome is None for _, outcome in outcomes)
+    result = CheckResult(not failures, n_passed, len(outcomes), failures)
+    print(f"SGD equivalence: {result.summary()}")
+    for message in failures:
+        print(" -", message)
+    return result
+
+
+ROUND_OFF = 1e-10  # relative differences below this are the same mathematics in another float order
+
+
+def _one_step_differences(train_manual_update, config, seed):
+    """Names of the parameters that differ from torch.optim.SGD after a single step (one full batch)."""
+    from utils.data import make_loader
+
+    model, _ = _sgd_problem(seed, seed + 1)
+    generator = torch.Generator().manual_seed(seed + 2)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 3, 2, 2, dtype=torch.float64, generator=generator),
+                                          torch.randint(0, 3, (16,), generator=generator))
+    reference = _states_with_torch_sgd(copy.deepcopy(model), make_loader(data, 16), 1, config)[0]
+    try:
+        train_manual_update(1, model, nn.CrossEntropyLoss(), make_loader(data, 16), **config)
+    except Exception:
+        return set()
+    return {name for name, p in model.named_parameters() if not torch.equal(p.detach(), reference[name])}
+
+
+def _sgd_cause(config, outcome, one_step_differences):
+    """Name the mistake by the setting that fails: SGD_CONFIGS tries each setting alone first."""
+    epoch, name, _, relative = outcome
+    momentum, decay = config.get("momentum", 0), config.get("weight_decay", 0)
+    if relative < ROUND_OFF and set(config) == {"lr"}:
+        return ("the same update in another floating-point order, e.g. p - lr * g instead of p.add_(g, alpha=-lr) "
+                "(a fused multiply-add rounds once): follow torch.optim.SGD operation for operation")
+    if set(config) == {"lr"}:
+        return "the plain step is wrong: zero the gradients before each backward and update theta <- theta - lr * g"
+    if decay and not momentum:
+        differing = one_step_differences()
+        if differing and all(n.endswith("bias") for n in differing) and relative >= ROUND_OFF:
+            return "weight decay is not applied to the biases (torch.optim.SGD decays every parameter)"
+        return "weight decay differs: PyTorch adds it to the gradient first, g <- g.add(theta, alpha=weight_decay)"
+    if momentum and not decay and not config.get("dampening") and not config.get("nesterov"):
+        if epoch > 1 and relative >= ROUND_OFF:
+            return "the momentum buffer does not persist across epochs (reset each epoch?)"
+        if relative < ROUND_OFF:
+            return ("momentum in another floating-point order (e.g. the learning rate folded into the velocity): "
+                    "use buf.mul_(momentum).add_(g, alpha=1 - dampening), then p.add_(buf, alpha=-lr)")
+        return "the momentum buffer is wrong: on the first step b <- g, then b <- mu * b + (1 - dampening) * g"
+    if config.get("dampening") and not decay:
+        return ("dampening misapplied: the first step sets b <- g (a copy, no (1 - dampening) and no buffer from zero), "
+                "later steps b <- mu * b + (1 - dampening) * g")
+    if config.get("nesterov") and not decay:
+        return "Nesterov momentum ignored or wrong: with nesterov=True the step uses g + mu * b"
+    if decay and momentum:
+        return "weight decay combined with momentum in the wrong order: add lambda * theta to g before the momentum buffer"
+    return "the update differs from torch.optim.SGD; compare with g <- g + lambda theta; b <- mu b + (1 - tau) g; theta <- theta - gamma g"
+
+
 # --- this project's notebooks, as pytest collects them and as `python tests_backpropagation.py` runs them
 
 def notebook_function(notebook, name):
@@ -511,6 +697,11 @@ def test_notebook_backpropagation_passes_every_gradient_check():
     assert result.worst_error <= 1e-12
 
 
+def test_notebook_train_manual_update_is_bitwise_sgd():
+    result = check_sgd_equivalence(notebook_function("gradient_descent.ipynb", "train_manual_update"))
+    assert result.passed, result.failures[:3]
+
+
 def main(argv):
     if argv[:1] == ["grade"]:
         from utils.grading import main as grade
@@ -521,6 +712,8 @@ def main(argv):
         return 2
     print("backpropagation.ipynb: backpropagation")
     passed = run_gradient_checks(notebook_function("backpropagation.ipynb", "backpropagation"), verbose=False).passed
+    print("gradient_descent.ipynb: train_manual_update")
+    passed &= check_sgd_equivalence(notebook_function("gradient_descent.ipynb", "train_manual_update")).passed
     return 0 if passed else 1
 
 
