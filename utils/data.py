@@ -133,7 +133,7 @@ class _RandomFlips(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         x, y = self.dataset[index]
-        mirrored = torch.rand(len(x), generator=self.generator) < 0.5
+        mirrored = (torch.rand(len(x), generator=self.generator) < 0.5).to(x.device)
         return torch.where(mirrored[:, None, None, None], x.flip(-1), x), y
 
 

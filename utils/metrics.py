@@ -27,3 +27,18 @@ def confusion_matrix(model, x, y, n_classes=2):
     with torch.no_grad():
         predicted = model(x).argmax(dim=1)
     return torch.bincount(y * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def accuracy_per_epoch(model, snapshots, x, y):
+    """Accuracy of model on (x, y) with each snapshot's parameters loaded; the model ends unchanged.
+
+    snapshots: [{parameter name: tensor}, ...] as ParameterRecorder.finish() returns them.
+    """
+    current = {name: p.detach().clone() for name, p in model.named_parameters()}
+    accuracies = []
+    with torch.no_grad():
+        for state in snapshots + [current]:
+            for name, p in model.named_parameters():
+                p.copy_(state[name])
+            accuracies.append(accuracy(model, x, y))
+    return accuracies[:-1]

@@ -1,0 +1,62 @@
+"""Build report/report.pdf from report/report.typ, report/results.json and report/figures/.
+
+    .venv/bin/python report/build.py        (or: make report)
+
+Offline (the typst package carries its compiler and fonts) and byte-reproducible: no system fonts,
+no creation date. Every number in the PDF is read from results.json by the typst source.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import typst
+
+REPORT_DIR = Path(__file__).resolve().parent
+# what the report reads -> the notebook that writes it
+REQUIRED_KEYS = {"backpropagation": "backpropagation.ipynb", "search": "gradient_descent.ipynb",
+                 "selected": "gradient_descent.ipynb", "test_accuracy": "gradient_descent.ipynb"}
+REQUIRED_FIGURES = {
+    "examples": "gradient_descent.ipynb", "selected_learning_curves": "gradient_descent.ipynb",
+    "search_comparison": "gradient_descent.ipynb", "momentum_curves": "gradient_descent.ipynb",
+    "confusion_matrix": "gradient_descent.ipynb", "extension_activations": "gradient_descent.ipynb",
+    "extension_optimizers": "gradient_descent.ipynb",
+}
+
+
+def missing_inputs(report_dir=REPORT_DIR):
+    """Sentences naming each missing input and the notebook that writes it (empty when all are there)."""
+    problems = []
+    results_file = report_dir / "results.json"
+    if not results_file.is_file():
+        return [f"{results_file} is missing: run backpropagation.ipynb and gradient_descent.ipynb (make run)."]
+    try:
+        results = json.loads(results_file.read_text())
+    except json.JSONDecodeError as error:
+        return [f"{results_file} is not valid JSON ({error}): run backpropagation.ipynb and gradient_descent.ipynb again."]
+    for key, notebook in REQUIRED_KEYS.items():
+        if key not in results:
+            problems.append(f"results.json has no '{key}': run {notebook}.")
+    for name, notebook in REQUIRED_FIGURES.items():
+        if not (report_dir / "figures" / f"{name}.png").is_file():
+            problems.append(f"figures/{name}.png is missing: run {notebook}.")
+    return problems
+
+
+def build(report_dir=REPORT_DIR, output=None):
+    """Compile report.typ to PDF; raise SystemExit with the missing inputs if any."""
+    problems = missing_inputs(report_dir)
+    if problems:
+        raise SystemExit("Cannot build the report:\n- " + "\n- ".join(problems))
+    output = Path(output or report_dir / "report.pdf")
+    typst.compile(str(report_dir / "report.typ"), output=str(output), root=str(report_dir),
+                  ignore_system_fonts=True, timestamp=0)
+    return output
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    path = build()
+    print(f"wrote {path.relative_to(REPORT_DIR.parent)} in {time.perf_counter() - start:.1f} s")
+    sys.exit(0)
