@@ -7,7 +7,8 @@ The rule, applied to every code cell from top to bottom:
 * Of the remaining top-level statements only these run:
   imports, ``def``/``class`` definitions, and assignments to names whose right-hand side calls
   nothing defined in the notebook and nothing that loads data or trains (names containing
-  ``load``, ``train``, ``fit``, ``DataLoader``, ``CIFAR``, ``download``, ``main_test``, ...).
+  ``load``, ``train``, ``fit``, ``DataLoader``, ``CIFAR``, ``download``, ``main_test``, ``save``,
+  ``write``, ...; see SKIPPED_CALL_WORDS).
   Everything else (training loops, data loading, plots, prints, top-level calls) is skipped.
 * A kept statement that raises is skipped too (it may need data that was never loaded); a
   function that needs it fails later, when it is called, and that failure is reported there.
@@ -23,6 +24,7 @@ PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 SKIPPED_CALL_WORDS = (
     "load", "train", "fit", "dataloader", "cifar", "folder", "download", "main_test", "check",
     "run", "plot", "show", "savefig", "search", "evaluate", "benchmark", "sleep", "input",
+    "save", "write", "dump", "update_results", "remove", "unlink", "rmtree", "system",
 )
 
 
