@@ -220,10 +220,18 @@ class _autograd_unusable:
         return False
 
 
+STORES = {"weight": "dL_dw", "bias": "dL_db"}  # where a submission stores each parameter's gradient
+
+
 def _parameter_items(model):
     for l in range(1, model.L + 1):
         yield l, "weight", model.fc[str(l)].weight
         yield l, "bias", model.fc[str(l)].bias
+
+
+def _pick(gradients, l, kind):
+    """The (l, kind) entry of a ({l: dL/dW[l]}, {l: dL/db[l]}) pair."""
+    return gradients[kind == "bias"][l]
 
 
 def _short(exc):
@@ -231,14 +239,15 @@ def _short(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def check_case(backpropagation, case, net_class=MyNet):
+def check_case(backpropagation, case, net_class=MyNet, model=None):
     """Run one case; return (failures, worst autograd error, worst finite-difference error, fd_failures).
 
+    model: the float64 net to run on; by default a fresh one built by case.build(net_class).
     failures: contract problems, an exception, weight edits, or disagreement with autograd.
     fd_failures: disagreement with finite differences (on small nets whenever the contract holds).
     """
-    model = case.build(net_class)
-    ref_w, ref_b = autograd_gradients(model, case.x, case.y_true)
+    model = case.build(net_class) if model is None else model
+    reference = autograd_gradients(model, case.x, case.y_true)
     with torch.no_grad():
         y_pred = model(case.x)
     for l in range(1, model.L + 1):
@@ -267,43 +276,38 @@ def check_case(backpropagation, case, net_class=MyNet):
     if failures:
         return failures, math.inf, None, []
 
-    worst, results = 0.0, {}
+    worst, results, submitted = 0.0, {}, {}
     for l, kind, p in _parameter_items(model):
-        store = "dL_dw" if kind == "weight" else "dL_db"
-        got = getattr(model, store, {}).get(l) if isinstance(getattr(model, store, None), dict) else None
-        expected = (ref_w if kind == "weight" else ref_b)[l]
-        where = f"{case.name}: {store}[{l}]"
-        problem = _contract_problem(got, expected, where)
+        stored = getattr(model, STORES[kind], None)
+        got = stored.get(l) if isinstance(stored, dict) else None
+        problem = _contract_problem(got, _pick(reference, l, kind), f"{case.name}: {STORES[kind]}[{l}]")
         if problem:
             failures.append(problem)
             worst = math.inf
             continue
-        error = relative_error(got, expected)
-        results[l, kind] = error
-        worst = max(worst, error)
+        submitted[l, kind] = got
+        results[l, kind] = relative_error(got, _pick(reference, l, kind))
+        worst = max(worst, results[l, kind])
     wrong = [(l, kind) for (l, kind), error in results.items() if error > AUTOGRAD_RTOL]
     if wrong:  # report where the mistake enters: the highest wrong layer (the bias first, it has no a[l-1])
         l, kind = max(wrong, key=lambda item: (item[0], item[1] == "bias"))
-        got = (model.dL_dw if kind == "weight" else model.dL_db)[l]
-        expected = (ref_w if kind == "weight" else ref_b)[l]
-        cause = _likely_cause(model, case, l, kind, got, expected, results, y_pred)
-        store = "dL_dw" if kind == "weight" else "dL_db"
+        cause = _likely_cause(model, case, l, kind, submitted[l, kind], _pick(reference, l, kind), results, y_pred)
         more = f" ({len(wrong) - 1} more wrong below)" if len(wrong) > 1 else ""
-        failures.append(f"{case.name}: {store}[{l}] differs from autograd, relative error {results[l, kind]:.2e} > {AUTOGRAD_RTOL:.0e}{more}; likely cause: {cause}.")
+        failures.append(f"{case.name}: {STORES[kind]}[{l}] differs from autograd, relative error {results[l, kind]:.2e} > {AUTOGRAD_RTOL:.0e}{more}; likely cause: {cause}.")
 
     fd_worst, fd_failures = None, []
     if worst < math.inf and _finite_differences_apply(model):
-        fd_w, fd_b = finite_difference_gradients(model, case.x, case.y_true)
+        estimates = finite_difference_gradients(model, case.x, case.y_true)
         loss = sum_squared_error(y_pred, case.y_true)
         fd_worst = 0.0
-        for l in range(1, model.L + 1):
-            for store, fd, got in (("dL_dw", fd_w[l], model.dL_dw[l]), ("dL_db", fd_b[l], model.dL_db[l])):
-                difference = (got - fd).abs().max().item()
-                bound = finite_difference_bound(got, fd, loss)
-                fd_worst = max(fd_worst, relative_error(got, fd))
-                if difference > bound:
-                    fd_failures.append(f"{case.name}: {store}[{l}] differs from finite differences by {difference:.2e}, "
-                                       f"more than a right gradient can ({bound:.2e}: {FINITE_DIFFERENCE_RTOL:.0e} relative plus round-off).")
+        for (l, kind), got in submitted.items():
+            fd = _pick(estimates, l, kind)
+            difference = (got - fd).abs().max().item()
+            bound = finite_difference_bound(got, fd, loss)
+            fd_worst = max(fd_worst, relative_error(got, fd))
+            if difference > bound:
+                fd_failures.append(f"{case.name}: {STORES[kind]}[{l}] differs from finite differences by {difference:.2e}, "
+                                   f"more than a right gradient can ({bound:.2e}: {FINITE_DIFFERENCE_RTOL:.0e} relative plus round-off).")
     return failures, worst, fd_worst, fd_failures
 
 
@@ -341,12 +345,17 @@ def _fits(got, candidate):
     return candidate is not None and candidate.shape == got.shape and relative_error(got, candidate) < 1e-8
 
 
+def _multiple_of(got, reference):
+    """The c with got ~ c * reference (least squares), or None when got is no multiple of it."""
+    scale = ((got * reference).sum() / (reference * reference).sum()).item() if reference.abs().max() > 0 else 0.0
+    return scale if _fits(got, scale * reference) else None
+
+
 def _likely_cause(model, case, l, kind, got, expected, errors, y_pred):
     """Name a mistake by its effect: compare with gradients that classic mistakes produce."""
     batch = case.x.shape[0]
-    scale = (got * expected).sum() / (expected * expected).sum() if expected.abs().max() > 0 else torch.tensor(0.0)
-    scale = scale.item()
-    if _fits(got, scale * expected):
+    scale = _multiple_of(got, expected)
+    if scale is not None:
         if abs(scale + 1) < 1e-6:
             return "the sign is flipped (the gradient points uphill): delta[L] = 2 (y_pred - y_true) * f'(z[L])"
         if batch > 1 and abs(scale - 1 / batch) < 1e-6:
@@ -359,19 +368,16 @@ def _likely_cause(model, case, l, kind, got, expected, errors, y_pred):
     if kind == "weight" and got.shape[0] == got.shape[1] and _fits(got, expected.T):
         return "dL_dw is transposed: dL/dW[l] = delta[l].T @ a[l-1], shaped like fc[l].weight (n_l, n_{l-1})"
     if batch > 1:
-        first_w, first_b = autograd_gradients(model, case.x[:1], case.y_true[:1])
-        last_w, last_b = autograd_gradients(model, case.x[-1:], case.y_true[-1:])
+        singles = [autograd_gradients(model, case.x[i:i + 1], case.y_true[i:i + 1]) for i in (0, batch - 1)]
         with torch.no_grad():
             model(case.x)  # restore the batch's stored z and a
-        for single in ((first_w if kind == "weight" else first_b)[l], (last_w if kind == "weight" else last_b)[l]):
-            c = ((got * single).sum() / (single * single).sum()).item() if single.abs().max() > 0 else 0.0
-            if _fits(got, c * single):
-                return "only one sample of the batch is used; sum delta[l].T @ a[l-1] and delta[l] over the whole batch"
+        if any(_multiple_of(got, _pick(single, l, kind)) is not None for single in singles):
+            return "only one sample of the batch is used; sum delta[l].T @ a[l-1] and delta[l] over the whole batch"
     at_a = reference_backpropagation(model, case.y_true, y_pred, derivative_at="a")
-    if _fits(got, (at_a[0] if kind == "weight" else at_a[1])[l]):
+    if _fits(got, _pick(at_a, l, kind)):
         return "f' is evaluated at a[l] = f(z[l]) instead of at z[l]"
     no_df = reference_backpropagation(model, case.y_true, y_pred, skip_derivative_below=True)
-    if _fits(got, (no_df[0] if kind == "weight" else no_df[1])[l]):
+    if _fits(got, _pick(no_df, l, kind)):
         return "the factor f'(z[l]) is missing on a hidden layer"
     above_right = all(errors.get((k, t), math.inf) <= AUTOGRAD_RTOL for k in range(l + 1, model.L + 1) for t in ("weight", "bias"))
     if l == model.L:
@@ -461,8 +467,7 @@ def main_test(backprop_fn, model, eps=1e-6, verbose=True, data="toy"):
         for i in range(len(x)):
             case = GradientCase(f"epoch {epoch + 1}, sample {i}", model.n_l, getattr(model, "activation", "tanh"),
                                 x[i:i + 1], y_true[i:i + 1], 0)
-            case.build = lambda net_class: model
-            failures, error, _, fd_failures = check_case(backprop_fn, case)
+            failures, error, _, fd_failures = check_case(backprop_fn, case, model=model)
             autograd_ok &= error <= AUTOGRAD_RTOL
             finite_differences_ok &= error < math.inf and not fd_failures
             if verbose and failures:
@@ -508,6 +513,11 @@ SGD_CONFIGS = [
 ]
 
 
+def parameter_state(model):
+    """{parameter name: detached copy} of every parameter of model."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
 class ParameterRecorder:
     """Wraps a training loader and snapshots the model's parameters each time an epoch starts.
 
@@ -529,7 +539,7 @@ class ParameterRecorder:
         return getattr(self.loader, name)
 
     def _snapshot(self):
-        self.snapshots.append({name: p.detach().clone() for name, p in self.model.named_parameters()})
+        self.snapshots.append(parameter_state(self.model))
 
     def finish(self):
         """Parameters after each epoch: [after epoch 1, after epoch 2, ...]."""
@@ -569,7 +579,7 @@ def _states_with_torch_sgd(model, loader, n_epochs, config):
                 optimizer.zero_grad()
                 loss_fn(model(x), y).backward()
                 optimizer.step()
-            states.append({name: p.detach().clone() for name, p in model.named_parameters()})
+            states.append(parameter_state(model))
     return states
 
 
@@ -652,7 +662,7 @@ def _one_step_differences(train_manual_update, config, seed):
 
 def _sgd_cause(config, outcome, one_step_differences):
     """Name the mistake by the setting that fails: SGD_CONFIGS tries each setting alone first."""
-    epoch, name, _, relative = outcome
+    epoch, _, _, relative = outcome
     momentum, decay = config.get("momentum", 0), config.get("weight_decay", 0)
     if relative < ROUND_OFF and set(config) == {"lr"}:
         return ("the same update in another floating-point order, e.g. p - lr * g instead of p.add_(g, alpha=-lr) "
