@@ -239,10 +239,11 @@ def _short(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def check_case(backpropagation, case, net_class=MyNet, model=None):
+def check_case(backpropagation, case, net_class=MyNet, model=None, eps=FINITE_DIFFERENCE_STEP):
     """Run one case; return (failures, worst autograd error, worst finite-difference error, fd_failures).
 
     model: the float64 net to run on; by default a fresh one built by case.build(net_class).
+    eps: the finite-difference step.
     failures: contract problems, an exception, weight edits, or disagreement with autograd.
     fd_failures: disagreement with finite differences (on small nets whenever the contract holds).
     """
@@ -297,13 +298,13 @@ def check_case(backpropagation, case, net_class=MyNet, model=None):
 
     fd_worst, fd_failures = None, []
     if worst < math.inf and _finite_differences_apply(model):
-        estimates = finite_difference_gradients(model, case.x, case.y_true)
+        estimates = finite_difference_gradients(model, case.x, case.y_true, eps)
         loss = sum_squared_error(y_pred, case.y_true)
         fd_worst = 0.0
         for (l, kind), got in submitted.items():
             fd = _pick(estimates, l, kind)
             difference = (got - fd).abs().max().item()
-            bound = finite_difference_bound(got, fd, loss)
+            bound = finite_difference_bound(got, fd, loss, eps)
             fd_worst = max(fd_worst, relative_error(got, fd))
             if difference > bound:
                 fd_failures.append(f"{case.name}: {STORES[kind]}[{l}] differs from finite differences by {difference:.2e}, "
@@ -450,8 +451,8 @@ def _banner(title):
 def main_test(backprop_fn, model, eps=1e-6, verbose=True, data="toy"):
     """The course's test, kept with its banners: toy data, one sample at a time, 5 epochs of SGD.
 
-    Checks gradients against autograd and finite differences, that the weights were updated by the
-    optimizer, and that every parameter is still a leaf that requires grad.
+    Checks gradients against autograd and finite differences with step eps, that the weights were
+    updated by the optimizer, and that every parameter is still a leaf that requires grad.
     """
     if data != "toy":
         raise ValueError(f"data={data!r} is not available offline; use data='toy' (or run_gradient_checks for the full battery).")
@@ -467,7 +468,7 @@ def main_test(backprop_fn, model, eps=1e-6, verbose=True, data="toy"):
         for i in range(len(x)):
             case = GradientCase(f"epoch {epoch + 1}, sample {i}", model.n_l, getattr(model, "activation", "tanh"),
                                 x[i:i + 1], y_true[i:i + 1], 0)
-            failures, error, _, fd_failures = check_case(backprop_fn, case, model=model)
+            failures, error, _, fd_failures = check_case(backprop_fn, case, model=model, eps=eps)
             autograd_ok &= error <= AUTOGRAD_RTOL
             finite_differences_ok &= error < math.inf and not fd_failures
             if verbose and failures:

@@ -291,3 +291,14 @@ def test_course_main_test_passes_right_and_fails_wrong(capsys):
     out = capsys.readouterr().out
     assert "TEST FAILED: Gradients NOT consistent with autograd's computations." in out
     assert "2 / 4: SOME TESTS FAILED" in out
+
+
+def test_main_test_uses_its_finite_difference_step(monkeypatch):
+    import tests_backpropagation
+
+    steps = []
+    original = tests_backpropagation.finite_difference_gradients
+    monkeypatch.setattr(tests_backpropagation, "finite_difference_gradients",
+                        lambda model, x, y, eps: steps.append(eps) or original(model, x, y, eps))
+    assert main_test(right, MyNet([2, 3, 2]), eps=1e-4, verbose=False)
+    assert steps and set(steps) == {1e-4}
