@@ -37,8 +37,13 @@ def accuracy_per_epoch(model, snapshots, x, y):
     current = {name: p.detach().clone() for name, p in model.named_parameters()}
     accuracies = []
     with torch.no_grad():
-        for state in snapshots + [current]:
-            for name, p in model.named_parameters():
-                p.copy_(state[name])
+        for state in snapshots:
+            _load(model, state)
             accuracies.append(accuracy(model, x, y))
-    return accuracies[:-1]
+        _load(model, current)
+    return accuracies
+
+
+def _load(model, state):
+    for name, p in model.named_parameters():
+        p.copy_(state[name])
