@@ -1,110 +1,99 @@
-"""check_sgd_equivalence accepts an exact SGD and rejects the classic wrong ones, naming the cause."""
+"""check_sgd_equivalence judges by the course's contract: right updates pass (bitwise or not),
+whatever the parameters are called; wrong ones fail with their cause; the rest is a distinction."""
 
 import pytest
+
+from harness.sgd import check_sgd_equivalence
+from tests import sgds
+from utils.snapshots import ParameterRecorder, first_difference
+
 import torch
 
-from tests_backpropagation import ParameterRecorder, check_sgd_equivalence, first_difference
+BITWISE, DAMPENING = "bitwise equal to torch.optim.SGD", "dampening+momentum"
+NESTEROV = "momentum+nesterov"
+PASSING = [  # (name, function, distinctions that must say no, words in the first one's detail)
+    ("right", sgds.RIGHT, [], ""),
+    ("textbook arithmetic p.data = p.data - lr * g", sgds.TEXTBOOK, [BITWISE], "round-off"),
+    ("learning rate folded into the velocity", sgds.make_sgd(lr_in_velocity=True), [BITWISE, NESTEROV], "round-off"),
+    ("momentum buffer started from zero", sgds.make_sgd(buffer_from_zero=True), [DAMPENING], "dampening misapplied"),
+    ("dampening applied on the first step", sgds.make_sgd(dampening_on_first_step=True), [DAMPENING], "dampening misapplied"),
+    ("Nesterov ignored", sgds.make_sgd(ignore_nesterov=True), [NESTEROV], "nesterov is ignored"),
+]
 
-
-def make_sgd(textbook=False, decay_after_momentum=False, buffer_from_zero=False, ignore_nesterov=False,
-             dampening_on_first_step=False, keep_gradients=False, lr_in_velocity=False,
-             decay_weights_only=False, reset_buffer_each_epoch=False):
-    """A hand-written SGD, right by default; each flag is a mistake seen in real submissions."""
-
-    def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0,
-                            dampening=0.0, nesterov=False):
-        params = list(model.parameters())
-        buffers = [None] * len(params)
-        losses = []
-        for _ in range(n_epochs):
-            if reset_buffer_each_epoch:
-                buffers = [None] * len(params)
-            total = 0.0
-            for x, y in train_loader:
-                loss = loss_fn(model(x), y)
-                if not keep_gradients:
-                    model.zero_grad()
-                loss.backward()
-                with torch.no_grad():
-                    for i, p in enumerate(params):
-                        g = p.grad
-                        decays = weight_decay != 0 and not (decay_weights_only and p.dim() == 1)
-                        if decays and not decay_after_momentum:
-                            g = g.add(p, alpha=weight_decay)
-                        if momentum != 0:
-                            step = lr if lr_in_velocity else 1.0
-                            if buffers[i] is None and not buffer_from_zero:
-                                buffers[i] = (step * g).clone() if lr_in_velocity else torch.clone(g).detach()
-                                if dampening_on_first_step:
-                                    buffers[i].mul_(1 - dampening)
-                            else:
-                                if buffers[i] is None:
-                                    buffers[i] = torch.zeros_like(g)
-                                buffers[i].mul_(momentum).add_(g, alpha=step * (1 - dampening))
-                            g = g.add(buffers[i], alpha=momentum) if nesterov and not ignore_nesterov else buffers[i]
-                        if decays and decay_after_momentum:
-                            g = g.add(p, alpha=weight_decay)
-                        if textbook:
-                            p.copy_(p - lr * g)
-                        elif lr_in_velocity and momentum != 0:
-                            p.sub_(g)
-                        else:
-                            p.add_(g, alpha=-lr)
-                total += loss.item()
-            losses.append(total / len(train_loader))
-        return losses
-
-    return train_manual_update
-
-
-WRONG_SGDS = [
-    ("textbook arithmetic p - lr * g", make_sgd(textbook=True), "another floating-point order"),
-    ("weight decay added after momentum", make_sgd(decay_after_momentum=True), "weight decay combined with momentum in the wrong order"),
-    ("momentum buffer started from zero", make_sgd(buffer_from_zero=True), "dampening misapplied"),
-    ("Nesterov ignored", make_sgd(ignore_nesterov=True), "Nesterov momentum ignored or wrong"),
-    ("dampening applied on the first step", make_sgd(dampening_on_first_step=True), "dampening misapplied"),
-    ("gradients not zeroed", make_sgd(keep_gradients=True), "zero the gradients"),
-    ("learning rate folded into the velocity", make_sgd(lr_in_velocity=True), "learning rate folded into the velocity"),
-    ("weight decay on weights but not biases", make_sgd(decay_weights_only=True), "not applied to the biases"),
-    ("momentum buffer reset each epoch", make_sgd(reset_buffer_each_epoch=True), "does not persist across epochs"),
+FAILING = [
+    ("weight decay added after momentum", sgds.make_sgd(decay_after_momentum=True), "weight decay combined with momentum in the wrong order"),
+    ("gradients not zeroed", sgds.make_sgd(keep_gradients=True), "zero the gradients"),
+    ("weight decay on weights but not biases", sgds.make_sgd(decay_weights_only=True), "not applied to the biases"),
+    ("momentum buffer reset each epoch", sgds.make_sgd(reset_buffer_each_epoch=True), "does not persist across epochs"),
+    ("momentum 20% off", sgds.make_sgd(momentum_scale=0.8), "the momentum buffer is wrong"),
+    ("momentum ignored", sgds.make_sgd(ignore_momentum=True), "momentum is ignored"),
 ]
 
 
-def test_right_sgd_is_accepted(capsys):
-    result = check_sgd_equivalence(make_sgd())
-    assert result.passed and result.n_passed == result.n_total == 8
-    assert capsys.readouterr().out == "SGD equivalence: 8 / 8: ALL TEST PASSED :)\n"
+@pytest.mark.parametrize("name, function, distinctions, words", PASSING, ids=[p[0] for p in PASSING])
+def test_right_updates_pass_and_report_their_distinctions(name, function, distinctions, words):
+    result = check_sgd_equivalence(function, verbose=False)
+    assert result.passed and result.n_passed == result.n_total == 4, [str(f) for f in result.failures]
+    said_no = [label for label, (yes, _) in result.distinctions.items() if not yes]
+    assert sorted({label.split(" (")[0].replace("+weight_decay", "") for label in said_no}) == sorted(distinctions), said_no
+    assert not said_no or words in result.distinctions[said_no[0]][1]
+
+
+@pytest.mark.parametrize("name, function, cause", FAILING, ids=[f[0] for f in FAILING])
+def test_wrong_updates_fail_with_their_cause(name, function, cause):
+    result = check_sgd_equivalence(function, verbose=False)
+    assert not result.passed
+    first = str(result.groups()[0].example) + " " + result.groups()[0].cause
+    assert "differs from torch.optim.SGD by up to" in first and cause in first, first
+    assert "floating-point order" not in " ".join(str(f) for f in result.failures)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_right_sgd_is_accepted_on_other_seeds(seed):
-    assert check_sgd_equivalence(make_sgd(), seed=seed).passed
+    result = check_sgd_equivalence(sgds.RIGHT, seed=seed, verbose=False)
+    assert result.passed and result.distinctions["bitwise equal to torch.optim.SGD"][0]
 
 
-@pytest.mark.parametrize("name, wrong, cause", WRONG_SGDS, ids=[w[0] for w in WRONG_SGDS])
-def test_wrong_sgd_is_rejected_with_its_cause(name, wrong, cause):
-    result = check_sgd_equivalence(wrong)
-    assert not result.passed
-    first = result.failures[0]
-    assert "after epoch" in first and "parameter '" in first and "differs from torch.optim.SGD by up to" in first
-    assert cause in first, first
+@pytest.mark.parametrize("function", sgds.SIGNATURES, ids=[f.__name__ for f in sgds.SIGNATURES])
+def test_real_signatures_are_called_by_name(function):
+    result = check_sgd_equivalence(function, verbose=False)
+    assert result.passed, [str(f) for f in result.failures]
+
+
+def test_a_function_without_decay_and_momentum_fails_naming_them():
+    result = check_sgd_equivalence(sgds.plain_only, verbose=False)
+    assert not result.passed and result.n_passed == 1 and result.settings["plain"]
+    text = " ".join(str(f) for f in result.failures)
+    assert "no weight decay (task 6) parameter" in text and "no momentum (task 7)" in text
+
+
+def test_a_function_reading_a_notebook_global_is_told_so():
+    result = check_sgd_equivalence(sgds.reads_global_loader, verbose=False)
+    assert "reads the notebook global 'train_loader'" in str(result.failures[0])
 
 
 def test_exceptions_and_wrong_epoch_counts_are_reported():
-    def raises(n_epochs, model, loss_fn, train_loader, lr, **kwargs):
+    def raises(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):
         raise ZeroDivisionError("division by zero")
 
-    def one_epoch_too_many(n_epochs, model, loss_fn, train_loader, lr, **kwargs):
-        return make_sgd()(n_epochs + 1, model, loss_fn, train_loader, lr, **kwargs)
+    def one_epoch_too_many(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):
+        return sgds.RIGHT(n_epochs + 1, model, loss_fn, train_loader, lr, momentum, weight_decay)
 
-    assert "train_manual_update raised ZeroDivisionError: division by zero" in check_sgd_equivalence(raises).failures[0]
-    assert "iterated the training loader 4 times for n_epochs=3" in check_sgd_equivalence(one_epoch_too_many).failures[0]
+    assert "train_manual_update raised ZeroDivisionError: division by zero" in str(check_sgd_equivalence(raises, verbose=False).failures[0])
+    assert "iterated the training loader 4 times for n_epochs=3" in str(check_sgd_equivalence(one_epoch_too_many, verbose=False).failures[0])
+
+
+def test_verbose_prints_the_summary(capsys):
+    check_sgd_equivalence(sgds.RIGHT)
+    assert capsys.readouterr().out.startswith("SGD equivalence: 4 / 4: ALL TEST PASSED :)\n")
+    check_sgd_equivalence(sgds.RIGHT, verbose=False)
+    assert capsys.readouterr().out == ""
 
 
 def test_recorder_snapshots_after_each_epoch():
     model = torch.nn.Linear(2, 1)
     recorder = ParameterRecorder([(torch.ones(1, 2), None)], model)
-    for epoch in range(2):
+    for _ in range(2):
         for _ in recorder:
             with torch.no_grad():
                 model.bias += 1
@@ -116,4 +105,4 @@ def test_first_difference_finds_epoch_parameter_and_size():
     a = {"w": torch.zeros(3), "b": torch.zeros(1)}
     b = {"w": torch.tensor([0.0, 0.5, 0.0]), "b": torch.zeros(1)}
     assert first_difference([a, a], [a, a]) is None
-    assert first_difference([a, b], [a, a])[:3] == (2, "w", 0.5)
+    assert first_difference([a, b], [a, a]) == (2, "w", 0.5)

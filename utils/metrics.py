@@ -2,6 +2,8 @@
 
 import torch
 
+from utils.snapshots import load_parameter_state, parameter_state
+
 
 def relative_error(a, b):
     """max |a - b| / (max |a| + max |b|): 0 for equal tensors, 1 for a = 0 != b or a = -b.
@@ -34,16 +36,10 @@ def accuracy_per_epoch(model, snapshots, x, y):
 
     snapshots: [{parameter name: tensor}, ...] as ParameterRecorder.finish() returns them.
     """
-    current = {name: p.detach().clone() for name, p in model.named_parameters()}
+    current = parameter_state(model)
     accuracies = []
-    with torch.no_grad():
-        for state in snapshots:
-            _load(model, state)
-            accuracies.append(accuracy(model, x, y))
-        _load(model, current)
+    for state in snapshots:
+        load_parameter_state(model, state)
+        accuracies.append(accuracy(model, x, y))
+    load_parameter_state(model, current)
     return accuracies
-
-
-def _load(model, state):
-    for name, p in model.named_parameters():
-        p.copy_(state[name])

@@ -1,0 +1,40 @@
+"""Time `grade` on N copies of this project's (right) notebooks, each in its own sandbox.
+
+    .venv/bin/python benchmarks/bench_grading.py [N] [--jobs J]
+
+Budget (issue: sandboxed grading): 40 copies with --jobs 2 in at most 1.5x the unsandboxed
+grader's 36 s, so 54 s, on 2 cores.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("copies", type=int, nargs="?", default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        for i in range(args.copies):
+            folder = Path(root) / f"copy{i:03d}"
+            folder.mkdir()
+            for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+                shutil.copy(PROJECT_ROOT / notebook, folder / notebook)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", root,
+                              "--jobs", str(args.jobs)], capture_output=True, text=True, check=True).stdout
+        seconds = time.perf_counter() - start
+    passed = sum(line.split()[1:3] == ["pass", "pass"] for line in out.splitlines()[1:])
+    print(f"{args.copies} submissions, --jobs {args.jobs}: {seconds:.1f} s ({seconds / args.copies:.2f} s each), {passed} pass/pass")
+
+
+if __name__ == "__main__":
+    main()

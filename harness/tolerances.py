@@ -1,0 +1,46 @@
+"""Every tolerance of the harness, in one place, each with the reason for its size.
+
+Units: u = 2**-53 ~ 1.1e-16 is float64's unit round-off (half its machine epsilon).
+"""
+
+import torch
+
+FLOAT64_UNIT_ROUNDOFF = torch.finfo(torch.float64).eps / 2
+
+# --- gradients against autograd ------------------------------------------------------------------
+# A right hand-written gradient and autograd's compute the same sums in another order, and often the
+# derivative with another formula (1 - tanh^2 with or without a fused multiply-add, 1 / cosh^2, ...).
+# Where units are well inside their range that costs about u * (terms) * (depth) < 1e-13 relative,
+# so a normwise floor of 1e-10 is generous ...
+AUTOGRAD_RTOL = 1e-10
+# ... but a saturated unit (tanh at z = 10 has f' = 8e-9) turns an absolute error of a few u in f'
+# into a relative error of 1e-8 in that unit's gradient. So each entry may also differ by
+# ROUNDOFF_SAFETY times a round-off bound propagated through the backward pass with absolute values
+# (references.roundoff_bound). Measured: right gradients stay below 1/10 of that bound; the smallest
+# mistake worth catching (a factor 1 + 1e-3 on one layer) lies more than 1e5 bounds above it.
+ROUNDOFF_SAFETY = 64
+# A gradient returned in float32 (or computed from float32 parts) can only be right to float32's
+# round-off; 1e-4 relative still sits ten times below a 1e-3 mistake.
+LOW_PRECISION_RTOL = 1e-4
+
+# --- gradients against finite differences ----------------------------------------------------------
+# Centred differences with step h: truncation ~ h^2 |L'''| ~ 1e-12, round-off ~ u S / h per entry,
+# S the loss's round-off scale. The allowed difference is FINITE_DIFFERENCE_RTOL * scale +
+# 1000 u S / h (see references.finite_difference_bound); 1000 leaves margin for the forward pass's sums.
+FINITE_DIFFERENCE_STEP = 1e-6
+FINITE_DIFFERENCE_RTOL = 1e-6
+# On nets with more parameters than this, finite differences check a seeded sample of entries ...
+FINITE_DIFFERENCE_MAX_ENTRIES = 150
+# ... and with kinked activations (ReLU) only where no pre-activation lies within reach of the step.
+KINK_MARGIN = 1e-4
+
+# --- SGD against torch.optim.SGD --------------------------------------------------------------------
+# The course asks for "exactly the same results". A right update written in another operation order
+# (p - lr * g instead of p.add_(g, alpha=-lr), the learning rate folded into the velocity, ...) rounds
+# differently; over 3 epochs of 5 steps on the check's small model that was measured at most 3e-15
+# relative. Mistakes start far above: a wrong momentum, decay or dampening is 1e-3 to 1 relative.
+# 1e-9 sits six orders above the first and six below the second.
+SGD_RTOL = 1e-9
+
+# --- the grader -------------------------------------------------------------------------------------
+MAX_MESSAGE = 600  # characters of one verdict message in the table and the JSON
