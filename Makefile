@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.requirements-installed
 NOTEBOOKS := backpropagation.ipynb gradient_descent.ipynb
 
-.PHONY: run test notebooks report venv
+.PHONY: run test notebooks report venv release
 
 run: notebooks report
 
@@ -31,3 +31,8 @@ notebooks: $(INSTALLED)
 
 report: $(INSTALLED)
 	if [ -f report/build.py ]; then $(PY) report/build.py; fi
+
+# The student version of both notebooks, with the harness and utils/ (see README, "For teachers").
+OUT ?= student_version
+release: $(INSTALLED)
+	$(PY) tests_backpropagation.py release $(OUT)

@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-USAGE = ("usage: python tests_backpropagation.py [grade SUBMISSIONS_DIR [--json PATH] [--timeout SECONDS] "
-         "[--jobs N] [--memory GIB] [--unsafe-no-sandbox]]")
+USAGE = ("usage: python tests_backpropagation.py [release OUT_DIR | grade SUBMISSIONS_DIR [--json PATH] [--csv PATH] "
+         "[--feedback DIR] [--points backpropagation=60,sgd=40] [--proportional] [--timeout SECONDS] [--jobs N] "
+         "[--memory GIB] [--unsafe-no-sandbox]]")
 
 
 def check_own_notebooks():
@@ -29,6 +30,12 @@ def grade(argv):
                                      description="Grade every submission (sub-folder or .zip) of SUBMISSIONS_DIR, each in a sandbox.")
     parser.add_argument("submissions_dir", metavar="SUBMISSIONS_DIR")
     parser.add_argument("--json", metavar="PATH", help="also write the verdicts to this JSON file")
+    parser.add_argument("--csv", metavar="PATH", help="also write a gradebook: one row per submission, statuses and points")
+    parser.add_argument("--feedback", metavar="DIR", help="also write one Markdown feedback file per submission into DIR")
+    parser.add_argument("--points", metavar="RUBRIC", default="backpropagation=60,sgd=40",
+                        help="points per part for the gradebook (default backpropagation=60,sgd=40)")
+    parser.add_argument("--proportional", action="store_true",
+                        help="give a failing part points in proportion to the cases or settings it passed")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0,
                         help="time limit for each notebook part of a submission (default 120)")
     parser.add_argument("--jobs", metavar="N", type=int, default=os.cpu_count() or 1,
@@ -44,6 +51,12 @@ def grade(argv):
         parser.error(f"--jobs must be at least 1, got {args.jobs}.")
     if args.memory <= 0:
         parser.error(f"--memory must be a positive number of GiB, got {args.memory}.")
+    from harness.feedback import parse_points, write_feedback, write_gradebook
+
+    try:
+        points = parse_points(args.points)
+    except ValueError as error:
+        parser.error(str(error))
     folder = Path(args.submissions_dir)
     try:
         submissions = grading.find_submissions(folder)
@@ -62,12 +75,33 @@ def grade(argv):
     grading.print_table(verdicts)
     if args.json:
         Path(args.json).write_text(json.dumps(verdicts, indent=2) + "\n")
+    if args.csv:
+        write_gradebook(verdicts, args.csv, points, args.proportional)
+    if args.feedback:
+        write_feedback(verdicts, args.feedback, points, args.proportional)
+    return 0
+
+
+def release(argv):
+    from harness.release import ReleaseError, release as make_release
+
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: python tests_backpropagation.py release OUT_DIR", file=sys.stderr)
+        return 2
+    try:
+        withheld = make_release(argv[0])
+    except ReleaseError as error:
+        print(f"Cannot release: {error}", file=sys.stderr)
+        return 2
+    print(f"Student version written to {argv[0]} ({len(withheld)} solution lines withheld).")
     return 0
 
 
 def main(argv):
     if argv[:1] == ["grade"]:
         return grade(argv[1:])
+    if argv[:1] == ["release"]:
+        return release(argv[1:])
     if argv:
         print(USAGE, file=sys.stderr)
         return 2

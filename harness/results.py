@@ -10,6 +10,7 @@ class Failure:
     case: str
     cause: str
     detail: str = ""
+    config: dict = None  # the SGD setting, where the case is one
 
     def __str__(self):
         detail = f"{self.detail}; " if self.detail else ""

@@ -264,17 +264,17 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
                 n_course += 1
                 lacking = sorted(set(config) - plan.supported)
                 failures.append(Failure(label, f"{name} has no {' or '.join(TASKS.get(k, k) for k in lacking)} parameter"
-                                        f" ({', '.join(lacking)}); the handout asks for it by name"))
+                                        f" ({', '.join(lacking)}); the handout asks for it by name", config=config))
             else:
                 extra_results[_setting_name(config)] = (None, "not a parameter of the function (beyond the course)")
             continue
         outcome = outcomes.get(i)
         if outcome is None:
-            failure = Failure(label, f"no result came back for this setting")
+            failure = Failure(label, "no result came back for this setting", config=config)
         elif outcome.error:
-            failure = Failure(label, outcome.error)
+            failure = Failure(label, outcome.error, config=config)
         elif len(outcome.states) != n_epochs:
-            failure = Failure(label, f"{name} iterated the training loader {len(outcome.states)} times for n_epochs={n_epochs}; it must run exactly n_epochs epochs")
+            failure = Failure(label, config=config, cause=f"{name} iterated the training loader {len(outcome.states)} times for n_epochs={n_epochs}; it must run exactly n_epochs epochs")
         else:
             expected, expected_one = references[i]
             epoch, parameter, difference, relative, equal = largest_difference(outcome.states, expected)
@@ -287,7 +287,7 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
                                   if n not in one or one[n].shape != v.shape or relative_error(one[n], v) > SGD_RTOL}
                 cause = (f"{ignored} {'are' if ' and ' in ignored else 'is'} ignored: the result equals torch.optim.SGD without it" if ignored
                          else sgd_cause(config, epoch, passed_settings, one_step_wrong))
-                failure = Failure(label, f"likely cause: {cause}",
+                failure = Failure(label, f"likely cause: {cause}", config=config, detail=
                                   f"after epoch {epoch} parameter '{parameter}' differs from torch.optim.SGD by up to {difference:.2e} (relative {relative:.1e})")
         if course:
             n_course += 1

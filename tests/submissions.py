@@ -197,8 +197,12 @@ def backpropagation(model, y_true, y_pred):
 """), "fail", "pass"),
     ("h05_overwrites_other_submissions", both(sgd="""
 import os
+DONE = []
 def vandalise():
-    for top in ('..', '../..', '/tmp', '/work', '/submission', '/home'):
+    if DONE:
+        return
+    DONE.append(1)
+    for top in ('..', '/tmp', '/work', '/submission', '/home'):
         for folder, _, files in os.walk(top):
             for name in files:
                 if name.endswith('.ipynb') or name.endswith('.py'):

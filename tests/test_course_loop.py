@@ -1,0 +1,158 @@
+"""The course loop: release the student version, grade it and the solution, hand back feedback and a
+gradebook. The round trip: released -> error, solution -> pass, stubs filled with the solution -> pass."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from harness import feedback
+from harness.release import BEGIN, END, ReleaseError, leaked_lines, release, stub_regions, student_notebook
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fill_stubs(released_notebook, solution_notebook):
+    """The released notebook with each stub replaced by the solution's region (what a student writes)."""
+    regions = []
+    for cell in nbformat.read(solution_notebook, as_version=4).cells:
+        lines, inside = cell.source.splitlines(), None
+        for line in lines:
+            if line.strip() == BEGIN:
+                inside = []
+            elif line.strip() == END:
+                regions.append(inside)
+                inside = None
+            elif inside is not None:
+                inside.append(line)
+    notebook = nbformat.read(released_notebook, as_version=4)
+    for cell in notebook.cells:
+        out, lines = [], cell.source.splitlines()
+        i = 0
+        while i < len(lines):
+            if lines[i].strip() == "# YOUR CODE HERE":
+                out += regions.pop(0)
+                i += 2  # the comment and the raise
+            else:
+                out.append(lines[i])
+                i += 1
+        cell.source = "\n".join(out)
+    nbformat.write(notebook, released_notebook)
+    assert not regions
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    released = root / "released"
+    withheld = release(released)
+    submissions = root / "submissions"
+    for name in ("released", "solution", "filled_in"):
+        (submissions / name).mkdir(parents=True)
+    for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        (submissions / "released" / notebook).write_bytes((released / notebook).read_bytes())
+        (submissions / "solution" / notebook).write_bytes((PROJECT_ROOT / notebook).read_bytes())
+        (submissions / "filled_in" / notebook).write_bytes((released / notebook).read_bytes())
+        fill_stubs(submissions / "filled_in" / notebook, PROJECT_ROOT / notebook)
+    out = root / "out"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(submissions),
+                             "--json", str(out / "verdicts.json"), "--csv", str(out / "gradebook.csv"),
+                             "--feedback", str(out / "feedback"), "--jobs", "2", "--timeout", "60"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    verdicts = {v["submission"]: v for v in json.loads((out / "verdicts.json").read_text())}
+    return {"released": released, "withheld": withheld, "verdicts": verdicts, "out": out}
+
+
+def test_round_trip_statuses(loop):
+    statuses = {name: (v["backpropagation"]["status"], v["sgd"]["status"]) for name, v in loop["verdicts"].items()}
+    assert statuses == {"released": ("error", "error"), "solution": ("pass", "pass"), "filled_in": ("pass", "pass")}
+    assert "NotImplementedError: write backpropagation" in loop["verdicts"]["released"]["backpropagation"]["message"]
+    assert "NotImplementedError: write train_manual_update" in loop["verdicts"]["released"]["sgd"]["message"]
+
+
+def test_nothing_of_the_solution_leaks(loop):
+    assert len(loop["withheld"]) > 40
+    assert leaked_lines(loop["released"], loop["withheld"]) == []
+    for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        released = nbformat.read(loop["released"] / notebook, as_version=4)
+        assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in released.cells if cell.cell_type == "code")
+        assert not any("solution" in cell.metadata.get("tags", []) for cell in released.cells)
+        text = (loop["released"] / notebook).read_text()
+        assert "delta.T @ model.a[l - 1]" not in text and "buffers[i].mul_(momentum)" not in text
+
+
+def test_the_released_version_runs_until_the_first_stub(loop, tmp_path):
+    """Executed top to bottom, it stops at the first call of a stub with a message that says what to write."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(loop["released"] / "backpropagation.ipynb", as_version=4)
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(loop["released"])}})
+    with pytest.raises(CellExecutionError, match="NotImplementedError: write backpropagation: see the instructions above"):
+        client.execute()
+    executed = [c for c in notebook.cells if c.cell_type == "code" and c.get("execution_count")]
+    assert len(executed) >= 3  # imports, the network, the stub's definition ran before the first call
+
+
+def test_release_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "x").write_text("x")
+    with pytest.raises(ReleaseError, match="is not empty"):
+        release(tmp_path)
+
+
+def test_stub_keeps_signature_and_docstring_and_names_the_function():
+    source = 'class Net:\n    def forward(self, x):\n        """Doc."""\n        # BEGIN SOLUTION\n        return x\n        # END SOLUTION'
+    stubbed, removed = stub_regions(source)
+    assert removed == ["        return x"]
+    assert stubbed.splitlines() == ["class Net:", "    def forward(self, x):", '        """Doc."""', "        # YOUR CODE HERE",
+                                    '        raise NotImplementedError("write Net.forward: see the instructions above")']
+    with pytest.raises(ReleaseError, match="without"):
+        stub_regions("def f():\n    # BEGIN SOLUTION\n    pass")
+
+
+def test_gradebook_opens_as_a_table(loop):
+    with open(loop["out"] / "gradebook.csv", newline="") as file:
+        rows = {row["submission"]: row for row in csv.DictReader(file)}
+    assert list(rows) == ["filled_in", "released", "solution"]
+    assert rows["solution"]["total points"] == "100.0" and rows["released"]["total points"] == "0.0"
+    assert rows["solution"]["backpropagation passed"] == "52 / 52" and rows["solution"]["sgd passed"] == "4 / 4"
+
+
+def test_feedback_names_the_cause_and_how_to_reproduce(loop):
+    text = (loop["out"] / "feedback" / "released.md").read_text()
+    assert text.startswith("# Feedback: released") and "## `backpropagation` in backpropagation.ipynb: error" in text
+    assert "NotImplementedError" in text
+    assert "(60 / 60 points)" in (loop["out"] / "feedback" / "solution.md").read_text()
+
+
+def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
+    verdict = {"submission": "student 7", "seconds": 1.0,
+               "backpropagation": {"status": "fail", "message": "", "passed": 10, "total": 52,
+                                   "failures": [{"cause": "likely cause: the sign is flipped", "count": 42,
+                                                 "first": "course toy: ...", "case": "course toy [2, 3, 2] tanh, one sample"}]},
+               "sgd": {"status": "fail", "message": "", "passed": 3, "total": 4,
+                       "failures": [{"cause": "likely cause: momentum is ignored", "count": 1, "first": "...",
+                                     "case": "{lr=0.1, momentum=0.9}", "config": {"lr": 0.1, "momentum": 0.9}}]}}
+    text = feedback.feedback_markdown(verdict, feedback.DEFAULT_POINTS, proportional=True)
+    assert "(11.54 / 60 points)" in text and "(30 / 40 points)" in text
+    namespace = {}
+    snippet = text.split("```python\n")[1].split("```")[0]
+    from tests.backprops import mistake
+    namespace["backpropagation"] = mistake(factor=-2.0)
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(snippet, namespace)
+    assert "sign is flipped" in printed.getvalue()
+    assert "check_sgd_equivalence(train_manual_update, configs=[{'lr': 0.1, 'momentum': 0.9}])" in text
+
+
+def test_points_rubric_is_checked():
+    assert feedback.parse_points("backpropagation=70,sgd=30") == {"backpropagation": 70.0, "sgd": 30.0}
+    with pytest.raises(ValueError, match="unknown part 'report'"):
+        feedback.parse_points("report=10")
