@@ -73,6 +73,9 @@ def grade(argv):
     verdicts = grading.grade_all(submissions, timeout=args.timeout, jobs=args.jobs, memory_gib=args.memory,
                                  use_sandbox=not args.unsafe_no_sandbox)
     grading.print_table(verdicts)
+    for path in (args.json, args.csv):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
         Path(args.json).write_text(json.dumps(verdicts, indent=2) + "\n")
     if args.csv:

@@ -93,7 +93,7 @@ def test_the_released_version_runs_until_the_first_stub(loop, tmp_path):
 
     notebook = nbformat.read(loop["released"] / "backpropagation.ipynb", as_version=4)
     client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(loop["released"])}})
-    with pytest.raises(CellExecutionError, match="NotImplementedError: write backpropagation: see the instructions above"):
+    with pytest.raises(CellExecutionError, match="NotImplementedError[^\n]*\n*.*write backpropagation: see the instructions above"):
         client.execute()
     executed = [c for c in notebook.cells if c.cell_type == "code" and c.get("execution_count")]
     assert len(executed) >= 3  # imports, the network, the stub's definition ran before the first call
