@@ -59,6 +59,22 @@ def test_notebook_train_manual_update_is_bitwise_sgd():
     assert all(yes for yes, _ in result.distinctions.values()), result.distinctions
 
 
+def test_notebook_train_manual_update_rejects_impossible_settings_as_torch_does():
+    import pytest
+    import torch
+
+    train_manual_update = notebook_function("gradient_descent.ipynb", "train_manual_update")
+    model = torch.nn.Linear(2, 2)
+    for settings, message in [({"lr": -1.0}, "Invalid learning rate: -1.0"),
+                              ({"lr": 0.1, "momentum": -0.5}, "Invalid momentum value: -0.5"),
+                              ({"lr": 0.1, "weight_decay": -1e-3}, "Invalid weight_decay value: -0.001"),
+                              ({"lr": 0.1, "nesterov": True}, "Nesterov momentum requires a momentum and zero dampening")]:
+        with pytest.raises(ValueError, match=message):
+            torch.optim.SGD(model.parameters(), **settings)  # the same message from PyTorch ...
+        with pytest.raises(ValueError, match=message):
+            train_manual_update(1, model, torch.nn.MSELoss(), [], **settings)  # ... and from the notebook
+
+
 if __name__ == "__main__":
     from harness.cli import main
 

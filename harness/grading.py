@@ -5,7 +5,7 @@ and gradient_descent.ipynb. The trust boundary:
 
     this process (trusted)                         the submission's sandbox (harness.worker)
     cases, weights, SGD settings  --- inputs --->  load notebooks, call the functions
-    references, comparisons, causes <-- raw outputs (.npz, no pickle, size-checked) ---
+    references, comparisons, causes <-- raw outputs (harness.payload, no pickle, size-checked) ---
 
 This process never runs submitted code: it reads each notebook's syntax tree (for autograd and
 dynamic code, harness.source_check) and the numbers that come back, and decides every verdict.
@@ -14,7 +14,6 @@ Status of a part: pass; fail (wrong results, with the cause); error (the code ra
 could not be loaded, the memory limit); missing (notebook or function absent); timeout.
 """
 
-import io
 import json
 import os
 import shutil
@@ -27,13 +26,13 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from harness import sandbox
 from harness.gradients import cached_references, judge_case, summarize
 from harness.guard import RawOutcome
 from harness.notebook import NotebookError, definitions_source
+from harness.payload import pack, unpack
 from harness.references import parameter_items
 from harness.sgd import N_EPOCHS, SGD_CONFIGS, SgdOutcome, judge_sgd, reference_states
 from harness.signature import CallPlan
@@ -58,7 +57,7 @@ def find_submissions(folder):
 # --- inputs ---------------------------------------------------------------------------------------
 
 def write_inputs(folder, n_random=50, seed=0):
-    """cases.npz (nets' weights, inputs, targets) and sgd.json (settings) for every sandbox."""
+    """cases.bin (nets' weights, inputs, targets; harness.payload) and sgd.json (settings) for every sandbox."""
     cases, _ = cached_references(n_random, seed)
     arrays, specs = {}, []
     for i, case in enumerate(cases):
@@ -67,8 +66,7 @@ def write_inputs(folder, n_random=50, seed=0):
         arrays[f"c{i}.x"], arrays[f"c{i}.y"] = case.x.numpy(), case.y_true.numpy()
         for l, kind, p in parameter_items(model):
             arrays[f"c{i}.{l}.{kind}"] = p.detach().numpy()
-    meta = np.frombuffer(json.dumps({"cases": specs}).encode(), dtype=np.uint8)
-    np.savez(folder / "cases.npz", __meta__=meta, **arrays)
+    (folder / "cases.bin").write_bytes(pack({"cases": specs}, arrays))
     (folder / "sgd.json").write_text(json.dumps({"configs": SGD_CONFIGS, "n_epochs": N_EPOCHS, "seed": seed}))
 
 
@@ -121,6 +119,8 @@ def _read_frames(stream, deadline):
                 break
             frames[fields[1]] = (fields[2], rest[:size])
             buffer = rest[size:]
+            if len(frames) == len(PARTS):
+                return frames
     return frames
 
 
@@ -168,9 +168,10 @@ def read_regular_file(path, limit=64 * 2**20):
 
 
 def _load_payload(payload):
-    data = np.load(io.BytesIO(payload), allow_pickle=False)
-    meta = json.loads(bytes(data["__meta__"]).decode())
-    return meta, data
+    meta, arrays = unpack(payload)
+    if not isinstance(meta, dict):
+        raise ValueError("the payload's header is not an object")
+    return meta, arrays
 
 
 def _verdict_from_meta(meta, notebook):
@@ -208,7 +209,7 @@ def judge_backpropagation(payload, notebook_path, n_random=50, seed=0):
         for l, kind, param in parameter_items(reference.model):
             mark = entry["gradients"].get(f"{l}.{kind}")
             key = f"c{i}.{l}.{kind}"
-            if mark == "array" and key in data.files:
+            if mark == "array" and key in data:
                 array = data[key]
                 outcome.gradients[l, kind] = torch.from_numpy(array.copy()) if array.size <= 10 * param.numel() + 100 else "oversized array"
             else:
@@ -236,9 +237,9 @@ def judge_sgd_payload(payload, notebook_path, seed=0):
         states = []
         for epoch in range(int(entry.get("epochs", 0))):
             prefix = f"o{i}.e{epoch}."
-            states.append({name[len(prefix):]: torch.from_numpy(data[name].copy()) for name in data.files if name.startswith(prefix)})
+            states.append({name[len(prefix):]: torch.from_numpy(data[name].copy()) for name in data if name.startswith(prefix)})
         one_prefix = f"o{i}.one."
-        one = {name[len(one_prefix):]: torch.from_numpy(data[name].copy()) for name in data.files if name.startswith(one_prefix)}
+        one = {name[len(one_prefix):]: torch.from_numpy(data[name].copy()) for name in data if name.startswith(one_prefix)}
         outcomes[i] = SgdOutcome(states=states, one_step=one)
     references = reference_states(SGD_CONFIGS, N_EPOCHS, seed)
     result = judge_sgd(plan, outcomes, references, SGD_CONFIGS, N_EPOCHS)

@@ -4,8 +4,8 @@
 
 This process imports torch once, copies the (read-only) submission to WORK (under /tmp), then for each part forks
 a child that loads the part's notebook and calls the submission's function on the grader's inputs
-(INPUTS/cases.npz for backpropagation; the seeded SGD problem for train_manual_update). The child
-writes its raw outputs (an .npz with a JSON header, no pickle) into a pipe. After the child ends or
+(INPUTS/cases.bin for backpropagation; the seeded SGD problem for train_manual_update). The child
+writes its raw outputs (harness.payload: JSON and raw numbers, no pickle) into a pipe. After the child ends or
 its time is up, every other process in the sandbox is killed, and the bytes go to stdout as one frame:
 
     PART <name> <status> <n_bytes>\\n<n_bytes bytes>      status: ok | timeout | died:<code>
@@ -14,7 +14,6 @@ No expected value exists in this process: verdicts are decided outside the sandb
 """
 
 import ctypes
-import io
 import json
 import os
 import select
@@ -30,6 +29,7 @@ from harness import sgd
 from harness.cases import set_activation
 from harness.guard import run_backpropagation
 from harness.notebook import NotebookError, load_notebook
+from harness.payload import pack, unpack
 from utils.mynet import MyNet
 from utils.metrics import relative_error
 
@@ -37,13 +37,6 @@ PARTS = (("backpropagation", "backpropagation.ipynb", "backpropagation"),
          ("sgd", "gradient_descent.ipynb", "train_manual_update"))
 MAX_RESULT_BYTES = 64 * 2**20
 COURSE_ATTRIBUTES = ("L", "fc", "z", "a", "f", "df", "dL_dw", "dL_db")
-
-
-def pack(meta, arrays):
-    """One .npz: the arrays, and meta as JSON bytes; readable with allow_pickle=False."""
-    buffer = io.BytesIO()
-    np.savez(buffer, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    return buffer.getvalue()
 
 
 def _array(tensor):
@@ -79,13 +72,14 @@ def _case_model(net_class, spec, weights, x):
 
 
 def run_backpropagation_part(function, namespace, inputs):
-    data = np.load(os.path.join(inputs, "cases.npz"), allow_pickle=False)
-    specs = json.loads(bytes(data["__meta__"]).decode())["cases"]
+    with open(os.path.join(inputs, "cases.bin"), "rb") as file:
+        meta, data = unpack(file.read())
+    specs = meta["cases"]
     net_class, net_note = notebook_net_class(namespace)
     meta, arrays = {"net": net_note, "cases": []}, {}
     for i, spec in enumerate(specs):
-        x, y_true = torch.from_numpy(data[f"c{i}.x"]), torch.from_numpy(data[f"c{i}.y"])
-        weights = {key: torch.from_numpy(data[f"c{i}.{key}"]) for l in range(1, len(spec["n_l"]))
+        x, y_true = torch.from_numpy(data[f"c{i}.x"].copy()), torch.from_numpy(data[f"c{i}.y"].copy())
+        weights = {key: torch.from_numpy(data[f"c{i}.{key}"].copy()) for l in range(1, len(spec["n_l"]))
                    for key in (f"{l}.weight", f"{l}.bias")}
         harness_model, expected_output = _case_model(MyNet, spec, weights, x)
         model = harness_model
@@ -279,4 +273,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
+    os._exit(0)  # tearing torch down takes most of a second, and the sandbox is killed anyway
