@@ -1,10 +1,13 @@
 # Two entry points: `make run` (the main job) and `make test`.
 # Both create .venv on first use and (re)install requirements.txt when it changes.
+# `make run EDITION=2023` runs the course's 2023 edition instead, into report/editions/2023/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.requirements-installed
 NOTEBOOKS := backpropagation.ipynb gradient_descent.ipynb
+EDITION ?= default
+EDITION_DIR := report/editions/$(EDITION)
 
 .PHONY: run test notebooks report venv release
 
@@ -20,19 +23,24 @@ $(INSTALLED): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# Execute every notebook that exists, top to bottom, saving its outputs in place.
+# Execute every notebook top to bottom: in place for this project's edition (the committed outputs),
+# into the edition's folder for another one.
 notebooks: $(INSTALLED)
 	for nb in $(NOTEBOOKS); do \
-		if [ -f $$nb ]; then \
+		if [ "$(EDITION)" = default ]; then \
 			$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+				--ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+		else \
+			mkdir -p $(EDITION_DIR) && INF265_EDITION=$(EDITION) INF265_RESULTS_DIR=$(EDITION_DIR) \
+			$(PY) -m jupyter nbconvert --to notebook --execute --output-dir $(EDITION_DIR) \
 				--ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
 		fi; \
 	done
 
 report: $(INSTALLED)
-	if [ -f report/build.py ]; then $(PY) report/build.py; fi
+	if [ "$(EDITION)" = default ]; then $(PY) report/build.py; else $(PY) report/build.py $(EDITION_DIR); fi
 
 # The student version of both notebooks, with the harness and utils/ (see README, "For teachers").
 OUT ?= student_version
 release: $(INSTALLED)
-	$(PY) tests_backpropagation.py release $(OUT)
+	$(PY) tests_backpropagation.py release $(OUT) --edition $(EDITION)

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-USAGE = ("usage: python tests_backpropagation.py [release OUT_DIR | grade SUBMISSIONS_DIR [--json PATH] [--csv PATH] "
+USAGE = ("usage: python tests_backpropagation.py [release OUT_DIR [--edition E] | grade SUBMISSIONS_DIR [--json PATH] [--csv PATH] "
          "[--feedback DIR] [--points backpropagation=60,sgd=40] [--proportional] [--timeout SECONDS] [--jobs N] "
          "[--memory GIB] [--unsafe-no-sandbox]]")
 
@@ -88,15 +88,17 @@ def grade(argv):
 def release(argv):
     from harness.release import ReleaseError, release as make_release
 
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: python tests_backpropagation.py release OUT_DIR", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python tests_backpropagation.py release",
+                                     description="Write the student version of the notebooks, with the harness and utils/.")
+    parser.add_argument("out_dir", metavar="OUT_DIR")
+    parser.add_argument("--edition", default="default", help="the course edition the notebooks default to (default, 2023)")
+    args = parser.parse_args(argv)
     try:
-        withheld = make_release(argv[0])
+        withheld = make_release(args.out_dir, edition=args.edition)
     except ReleaseError as error:
         print(f"Cannot release: {error}", file=sys.stderr)
         return 2
-    print(f"Student version written to {argv[0]} ({len(withheld)} solution lines withheld).")
+    print(f"Student version ({args.edition} edition) written to {args.out_dir} ({len(withheld)} solution lines withheld).")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The student version of the project, made from the solution notebooks (as nbgrader and otter do).
 
-    python tests_backpropagation.py release OUT_DIR      (make release OUT=...)
+    python tests_backpropagation.py release OUT_DIR [--edition 2023]      (make release OUT=... EDITION=...)
 
 In the solution notebooks, the lines a student writes stand between `# BEGIN SOLUTION` and
 `# END SOLUTION`; cells tagged `solution` exist only in the solution. The release:
@@ -59,9 +59,23 @@ def stub_regions(source):
     return "\n".join(out), removed
 
 
-def student_notebook(path):
+EDITION_SETTING = 'EDITION = os.environ.get("INF265_EDITION", "default")'
+
+
+def set_edition(notebook, edition):
+    """Make edition the default of the notebook's parameters cell; ReleaseError if it has no such edition."""
+    for cell in notebook.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []) and EDITION_SETTING in cell.source:
+            if f'"{edition}": {{' not in cell.source:
+                raise ReleaseError(f"the notebooks know no edition {edition!r}; see EDITIONS in gradient_descent.ipynb")
+            cell.source = cell.source.replace(EDITION_SETTING, EDITION_SETTING.replace('"default"', f'"{edition}"'))
+
+
+def student_notebook(path, edition="default"):
     """(the student version of the notebook at path, [solution lines])."""
     notebook = nbformat.read(path, as_version=4)
+    if edition != "default":
+        set_edition(notebook, edition)
     cells, solution = [], []
     for cell in notebook.cells:
         if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
@@ -99,15 +113,16 @@ def leaked_lines(out_dir, solution, project=PROJECT_ROOT):
     return sorted(leaks)
 
 
-def release(out_dir, project=PROJECT_ROOT):
-    """Write the student version into out_dir (new or empty); returns the solution lines withheld."""
+def release(out_dir, project=PROJECT_ROOT, edition="default"):
+    """Write the student version (of edition) into out_dir (new or empty); returns the solution lines withheld."""
     out_dir = Path(out_dir)
+    student_notebook(project / "gradient_descent.ipynb", edition)  # an unknown edition fails before anything is written
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ReleaseError(f"OUT_DIR {str(out_dir)!r} is not empty; give a new or empty folder.")
     out_dir.mkdir(parents=True, exist_ok=True)
     solution = []
     for name in NOTEBOOKS:
-        notebook, removed = student_notebook(project / name)
+        notebook, removed = student_notebook(project / name, edition)
         nbformat.write(notebook, out_dir / name)
         solution += removed
     for name in COPIED:

@@ -1,12 +1,13 @@
 """Build report/report.pdf from report/report.typ, report/results.json and report/figures/.
 
-    .venv/bin/python report/build.py        (or: make report)
+    .venv/bin/python report/build.py [FOLDER]     (or: make report [EDITION=2023])
 
 Offline (the typst package carries its compiler and fonts) and byte-reproducible: no system fonts,
 no creation date. Every number in the PDF is read from results.json by the typst source.
 """
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -55,8 +56,15 @@ def build(report_dir=REPORT_DIR, output=None):
     return output
 
 
+def build_edition(folder):
+    """Build another edition's report in folder (its results.json and figures/ written by the notebooks)."""
+    folder = Path(folder).resolve()
+    shutil.copy(REPORT_DIR / "report.typ", folder / "report.typ")
+    return build(report_dir=folder)
+
+
 if __name__ == "__main__":
     start = time.perf_counter()
-    path = build()
-    print(f"wrote {path.relative_to(REPORT_DIR.parent)} in {time.perf_counter() - start:.1f} s")
+    path = build_edition(sys.argv[1]) if len(sys.argv) > 1 else build()
+    print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     sys.exit(0)

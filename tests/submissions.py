@@ -220,20 +220,10 @@ def backpropagation(model, y_true, y_pred):
     hog = [torch.ones(2**27, dtype=torch.float64) for _ in range(8)]  # 8 GiB
     raise RuntimeError(str(len(hog)))
 """), "error", "pass"),
-    ("h07_leaves_processes", both("""
-import subprocess
-STARTED = []
-def backpropagation(model, y_true, y_pred):
-    if not STARTED:
-        STARTED.append(subprocess.Popen(['sleep', '987654'], start_new_session=True))
-    with torch.no_grad():
-        delta = 2 * (y_pred - y_true) * model.df[model.L](model.z[model.L])
-        for l in range(model.L, 0, -1):
-            model.dL_dw[l] = delta.T @ model.a[l - 1]
-            model.dL_db[l] = delta.sum(0)
-            if l > 1:
-                delta = (delta @ model.fc[str(l)].weight) * model.df[l - 1](model.z[l - 1])
-"""), "pass", "pass"),
+    ("h07_leaves_processes", both("import subprocess\nSTARTED = []\n" + RIGHT_BACKPROPAGATION.replace(
+        "    with torch.no_grad():",
+        "    if not STARTED:\n        STARTED.append(subprocess.Popen(['sleep', '987654'], start_new_session=True))\n    with torch.no_grad():")),
+     "pass", "pass"),
     ("h08_fork_storm", both(sgd="""
 import os, time
 def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):

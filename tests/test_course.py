@@ -11,29 +11,15 @@ from torch import nn
 from harness import mnist
 from harness.course import main_test
 from tests import backprops as bp
+from tests.submissions import COURSE_MYNET
 from utils.mynet import MyNet
 
 
-class CourseNet(nn.Module):
-    """The MyNet a course notebook defines itself: lambdas, 1 / cosh^2, float32 unless told otherwise."""
-
-    def __init__(self, n_l=[2, 3, 2]):
-        super().__init__()
-        self.L, self.n_l = len(n_l) - 1, n_l
-        self.z = {i: None for i in range(1, self.L + 1)}
-        self.a = {i: None for i in range(self.L + 1)}
-        self.dL_dw = {i: None for i in range(1, self.L + 1)}
-        self.dL_db = {i: None for i in range(1, self.L + 1)}
-        self.f = {i: lambda x: torch.tanh(x) for i in range(1, self.L + 1)}
-        self.df = {i: lambda x: 1 / torch.cosh(x) ** 2 for i in range(1, self.L + 1)}
-        self.fc = nn.ModuleDict({str(i): nn.Linear(n_l[i - 1], n_l[i]) for i in range(1, self.L + 1)})
-
-    def forward(self, x):
-        self.a[0] = torch.flatten(x, 1)
-        for i in range(1, self.L + 1):
-            self.z[i] = self.fc[str(i)](self.a[i - 1])
-            self.a[i] = self.f[i](self.z[i])
-        return self.a[self.L]
+def course_net_class():
+    """The MyNet a course notebook defines itself (lambdas, 1 / cosh^2), float32 unless told otherwise."""
+    namespace = {"torch": torch, "nn": nn}
+    exec(COURSE_MYNET, namespace)
+    return namespace["MyNet"]
 
 
 BANNERS = ["Check gradients", "Check that weights have been updated", "Check computational graph", "Conclusion"]
@@ -63,7 +49,7 @@ def test_no_false_rejection_on_course_nets(widths, seed, capsys):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_a_notebook_defined_course_net_in_either_precision(dtype, capsys):
     torch.manual_seed(1)
-    model = CourseNet([2, 3, 2]).to(dtype)
+    model = course_net_class()([2, 3, 2]).to(dtype)
     assert main_test(bp.one_sample_squeezed, model, 1e-6, False, "toy")  # positional, as notebooks call it
     assert "4 / 4: ALL TEST PASSED :)" in capsys.readouterr().out
 

@@ -156,3 +156,12 @@ def test_points_rubric_is_checked():
     assert feedback.parse_points("backpropagation=70,sgd=30") == {"backpropagation": 70.0, "sgd": 30.0}
     with pytest.raises(ValueError, match="unknown part 'report'"):
         feedback.parse_points("report=10")
+
+
+def test_release_takes_the_edition(tmp_path):
+    release(tmp_path / "2023", edition="2023")
+    text = (tmp_path / "2023" / "gradient_descent.ipynb").read_text()
+    assert 'os.environ.get(\\"INF265_EDITION\\", \\"2023\\")' in text
+    with pytest.raises(ReleaseError, match="no edition '1999'"):
+        release(tmp_path / "1999", edition="1999")
+    assert not (tmp_path / "1999").exists()
