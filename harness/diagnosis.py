@@ -5,13 +5,13 @@ import math
 import torch
 
 from harness.references import autograd_gradients, reference_backpropagation
+from harness.tolerances import DIAGNOSIS_MATCH_RTOL
 from utils.metrics import relative_error
 
-FITS = 1e-8  # a candidate explains a gradient when it matches it this closely (relative)
 
 
 def _fits(got, candidate):
-    return candidate is not None and candidate.shape == got.shape and relative_error(got, candidate) < FITS
+    return candidate is not None and candidate.shape == got.shape and relative_error(got, candidate) < DIAGNOSIS_MATCH_RTOL
 
 
 def multiple_of(got, reference):

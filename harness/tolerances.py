@@ -23,6 +23,13 @@ ROUNDOFF_SAFETY = 64
 # round-off; 1e-4 relative still sits ten times below a 1e-3 mistake.
 LOW_PRECISION_RTOL = 1e-4
 
+# A classic mistake explains a wrong gradient when the gradient it produces matches to 1e-8
+# (harness.diagnosis): far looser than round-off, far tighter than two different mistakes agree.
+DIAGNOSIS_MATCH_RTOL = 1e-8
+# The notebook's own MyNet builds the nets only when its forward pass gives the harness's output to
+# this relative error (another summation order of a right forward pass stays below 1e-15).
+FORWARD_MATCH_RTOL = 1e-12
+
 # --- gradients against finite differences ----------------------------------------------------------
 # Centred differences with step h: truncation ~ h^2 |L'''| ~ 1e-12, round-off ~ u S / h per entry,
 # S the loss's round-off scale. The allowed difference is FINITE_DIFFERENCE_RTOL * scale +

@@ -30,6 +30,7 @@ from harness.cases import set_activation
 from harness.guard import run_backpropagation
 from harness.notebook import NotebookError, load_notebook
 from harness.payload import pack, unpack
+from harness.tolerances import FORWARD_MATCH_RTOL
 from utils.mynet import MyNet
 from utils.metrics import relative_error
 
@@ -86,7 +87,7 @@ def run_backpropagation_part(function, namespace, inputs):
         if net_class is not None:
             try:
                 candidate, output = _case_model(net_class, spec, weights, x)
-                if output.shape == expected_output.shape and relative_error(output, expected_output) < 1e-12:
+                if output.shape == expected_output.shape and relative_error(output, expected_output) < FORWARD_MATCH_RTOL:
                     model = candidate
                 else:
                     meta["net"] = "the harness's MyNet (the notebook's MyNet computes another forward pass)"

@@ -265,3 +265,18 @@ def test_real_copy_is_served_from_cache_in_a_new_process():
             "d._decode_folder = d._read_batches = lambda *a: exit('decoded again')\n"
             "print(len(d.load_cifar2()[0]))")
     assert subprocess.check_output([sys.executable, "-c", code], cwd=PROJECT_ROOT, text=True).strip() == "9000"
+
+
+def test_loader_shifts_are_seeded_translations(folder):
+    train, _, _ = load_cifar2(("cat", "automobile"), image_size=8, seed=1, root=folder)
+    plain = next(iter(make_loader(train, 4, seed=3)))[0]
+    a = next(iter(make_loader(train, 4, seed=3, shift=2)))[0]
+    b = next(iter(make_loader(train, 4, seed=3, shift=2)))[0]
+    assert torch.equal(a, b) and a.shape == plain.shape and not torch.equal(a, plain)
+    # every shifted image is its original moved (the centre survives any shift of up to 2 pixels)
+    flipped = torch.stack([plain, plain.flip(-1)])
+    for image, candidates in zip(a, flipped.transpose(0, 1)):
+        assert any(torch.equal(image[:, 2:-2, 2:-2], torch.roll(c, (dy, dx), (1, 2))[:, 2:-2, 2:-2])
+                   for c in candidates for dy in range(-2, 3) for dx in range(-2, 3))
+    with pytest.raises(ValueError, match="shift must be a non-negative integer"):
+        make_loader(train, 4, shift=-1)

@@ -60,6 +60,11 @@ def test_real_signatures_are_called_by_name(function):
     assert result.passed, [str(f) for f in result.failures]
 
 
+def test_a_function_that_also_evaluates_on_the_training_loader_passes():
+    result = check_sgd_equivalence(sgds.evaluates_on_the_training_loader, verbose=False)
+    assert result.passed, [str(f) for f in result.failures]
+
+
 def test_a_function_without_decay_and_momentum_fails_naming_them():
     result = check_sgd_equivalence(sgds.plain_only, verbose=False)
     assert not result.passed and result.n_passed == 1 and result.settings["plain"]
@@ -80,7 +85,7 @@ def test_exceptions_and_wrong_epoch_counts_are_reported():
         return sgds.RIGHT(n_epochs + 1, model, loss_fn, train_loader, lr, momentum, weight_decay)
 
     assert "train_manual_update raised ZeroDivisionError: division by zero" in str(check_sgd_equivalence(raises, verbose=False).failures[0])
-    assert "iterated the training loader 4 times for n_epochs=3" in str(check_sgd_equivalence(one_epoch_too_many, verbose=False).failures[0])
+    assert "trained for 4 passes over the training loader for n_epochs=3" in str(check_sgd_equivalence(one_epoch_too_many, verbose=False).failures[0])
 
 
 def test_verbose_prints_the_summary(capsys):

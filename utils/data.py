@@ -107,26 +107,30 @@ def normalize(x, mean, std):
     return (x - mean[:, None, None]) / std[:, None, None]
 
 
-def make_loader(dataset, batch_size, shuffle=False, seed=0, flip=False):
+def make_loader(dataset, batch_size, shuffle=False, seed=0, flip=False, shift=0):
     """A DataLoader that yields whole batches by tensor indexing (no per-sample Python work).
 
     shuffle: a new seeded permutation each epoch (the same sequence for the same seed).
     flip: mirror each image of a batch left-right with probability 1/2 (seeded too).
+    shift: move each image by up to shift pixels in each direction, reflecting at the border (seeded).
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if not isinstance(shift, int) or shift < 0:
+        raise ValueError(f"shift must be a non-negative integer number of pixels, got {shift!r}.")
     generator = torch.Generator().manual_seed(seed)
     order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    source = _RandomFlips(dataset, seed) if flip else dataset
+    source = _RandomFlips(dataset, seed, shift) if flip or shift else dataset
     # batch_size=None: the sampler already yields index lists, and TensorDataset gathers them at once.
     return DataLoader(source, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
 
 
 class _RandomFlips(torch.utils.data.Dataset):
-    """Gathers a batch of (x, y) and mirrors a seeded random half of its images."""
+    """Gathers a batch of (x, y), mirrors a seeded random half of its images and, with shift > 0,
+    moves each image by a seeded offset of up to shift pixels (reflection padding, one gather)."""
 
-    def __init__(self, dataset, seed):
-        self.dataset, self.generator = dataset, torch.Generator().manual_seed(seed + 1)
+    def __init__(self, dataset, seed, shift=0):
+        self.dataset, self.generator, self.shift = dataset, torch.Generator().manual_seed(seed + 1), shift
 
     def __len__(self):
         return len(self.dataset)
@@ -134,7 +138,19 @@ class _RandomFlips(torch.utils.data.Dataset):
     def __getitem__(self, index):
         x, y = self.dataset[index]
         mirrored = (torch.rand(len(x), generator=self.generator) < 0.5).to(x.device)
-        return torch.where(mirrored[:, None, None, None], x.flip(-1), x), y
+        x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+        if self.shift:
+            x = self._shifted(x)
+        return x, y
+
+    def _shifted(self, x):
+        n, channels, height, width = x.shape
+        padded = F.pad(x, (self.shift,) * 4, mode="reflect")
+        offsets = torch.randint(0, 2 * self.shift + 1, (2, n), generator=self.generator).to(x.device)
+        rows = (offsets[0][:, None] + torch.arange(height, device=x.device))[:, None, :, None]
+        cols = (offsets[1][:, None] + torch.arange(width, device=x.device))[:, None, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        return padded[batch, torch.arange(channels, device=x.device)[None, :, None, None], rows, cols]
 
 
 # --- arguments ---------------------------------------------------------------------------------
