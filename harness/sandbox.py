@@ -49,7 +49,9 @@ def _python_roots():
 def bwrap_command(submission, inputs, argv):
     """The bwrap command line that runs argv (a python command) in the sandbox described above."""
     command = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--uid", "1000", "--gid", "1000",
-               "--cap-drop", "ALL", "--clearenv"]
+               "--cap-drop", "ALL", "--clearenv",
+               # the tmpfs first: mounts made later go on top of it (the project, its .venv, may live under /tmp)
+               "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for system in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"):
         command += ["--ro-bind-try", system, system]
     for root in _python_roots():
@@ -58,7 +60,7 @@ def bwrap_command(submission, inputs, argv):
         command += ["--ro-bind", str(PROJECT_ROOT / name), f"{GRADER}/{name}"]
     command += ["--ro-bind", str(PROJECT_ROOT / "utils"), f"{STUDENT_HELPERS}/utils"]
     command += ["--ro-bind", str(inputs), "/inputs", "--ro-bind", str(submission), "/submission",
-                "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+                "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     for key, value in (("PATH", "/usr/bin:/bin"), ("HOME", "/tmp"), ("PYTHONPATH", f"{GRADER}:{STUDENT_HELPERS}"),
                        ("PYTHONDONTWRITEBYTECODE", "1"), ("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
         command += ["--setenv", key, value]
@@ -66,18 +68,19 @@ def bwrap_command(submission, inputs, argv):
 
 
 def probe():
-    """None when a sandbox can be made here, else the reason."""
+    """None when a sandbox can be made here, else the reason: the grader's own sandbox, running Python."""
+    import tempfile
+
     try:
-        command = [bwrap_path(), "--die-with-parent", "--unshare-all", "--cap-drop", "ALL"]
-        for system in ("/usr", "/lib", "/lib64", "/bin"):
-            command += ["--ro-bind-try", system, system]
-        result = subprocess.run(command + ["/bin/true"], capture_output=True, timeout=30)
+        with tempfile.TemporaryDirectory() as empty:
+            command = bwrap_command(empty, empty, ["-c", "import harness.payload"])
+            result = subprocess.run(command, capture_output=True, timeout=60)
     except SandboxUnavailable as error:
         return str(error)
     except (OSError, subprocess.SubprocessError) as error:
         return f"bubblewrap could not run ({error})"
     if result.returncode != 0:
-        return f"bubblewrap could not make namespaces here ({result.stderr.decode(errors='replace').strip()[:200]})"
+        return f"bubblewrap could not run Python in a sandbox here ({result.stderr.decode(errors='replace').strip()[:200]})"
     return None
 
 
