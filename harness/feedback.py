@@ -95,10 +95,13 @@ def feedback_markdown(verdict, points=None, proportional=False):
             lines.append(f"- Passed: {entry['passed']} / {entry['total']} {'cases (one sample each)' if part == 'backpropagation' else 'course settings (learning rate, weight decay, momentum, both)'}.")
         if entry["status"] in ("error", "missing", "timeout") or not entry.get("failures"):
             lines.append(f"- {entry['message']}")
+        unit = "case" if part == "backpropagation" else "setting"
         for failure in entry.get("failures", [])[:5]:
-            lines.append(f"- **{failure['cause']}** ({failure['count']} {'case' if failure['count'] == 1 else 'cases'}); first: {failure['first']}")
+            seen = f"{failure['case']}: {failure['detail']}" if failure.get("detail") else failure["case"]
+            lines.append(f"- **{failure['cause']}** ({failure['count']} {unit}{'s' if failure['count'] != 1 else ''}); first: {seen}")
         for name, distinction in entry.get("distinctions", {}).items():
             detail = f": {distinction['detail']}" if distinction.get("detail") else ""
+            name = name.replace(" (beyond the course)", "")
             lines.append(f"- Beyond the course, {name}: {'yes' if distinction['yes'] else 'no'}{detail[:300]}")
         for note in entry.get("notes", []):
             lines.append(f"- Note: {note}")

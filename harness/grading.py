@@ -258,7 +258,7 @@ def verdict_of(result, raised_status=False):
     if groups:
         message += "; " + " | ".join(str(g) for g in groups)
     return {"status": status, "message": message[:MAX_MESSAGE], "passed": result.n_passed, "total": result.n_total,
-            "failures": [{"cause": g.cause, "count": g.count, "first": str(g.example), "case": g.example.case,
+            "failures": [{"cause": g.cause, "count": g.count, "first": str(g.example), "case": g.example.case, "detail": g.example.detail,
                           **({"config": g.example.config} if g.example.config else {})} for g in groups],
             "distinctions": {name: {"yes": yes, "detail": detail} for name, (yes, detail) in result.distinctions.items()},
             "notes": result.notes[:8]}

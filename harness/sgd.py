@@ -232,6 +232,9 @@ def sgd_cause(config, epoch, passed_settings, one_step_wrong):
         return "dampening misapplied: the first step sets b <- g (no (1 - dampening)), later steps b <- mu * b + (1 - dampening) * g"
     if config.get("nesterov"):
         return "Nesterov momentum ignored or wrong: with nesterov=True the step uses g + mu * b"
+    if decay and momentum and not (passed_settings.get("weight_decay", True) and passed_settings.get("momentum", True)):
+        wrong = [name for name in ("momentum", "weight_decay") if not passed_settings.get(name, True)]
+        return f"follows from the {' and '.join(wrong)} mistake named for that setting alone: fix it first"
     if decay and momentum and passed_settings.get("weight_decay") and passed_settings.get("momentum"):
         return "weight decay combined with momentum in the wrong order: add weight_decay * theta to g before the momentum buffer"
     return "the update differs from torch.optim.SGD: g <- g + lambda theta; b <- mu b + (1 - tau) g; theta <- theta - gamma b"
