@@ -2,7 +2,7 @@
 
     python -m harness.worker SUBMISSION INPUTS TIMEOUT WORK
 
-This process imports torch once, copies the (read-only) submission to WORK (under /tmp), then for each part forks
+This process imports torch once, then for each part copies the (read-only) submission afresh to WORK-<part> (under /tmp) and forks
 a child that loads the part's notebook and calls the submission's function on the grader's inputs
 (INPUTS/cases.bin for backpropagation; the seeded SGD problem for train_manual_update). The child
 writes its raw outputs (harness.payload: JSON and raw numbers, no pickle) into a pipe. After the child ends or
@@ -226,13 +226,15 @@ def main(argv):
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no sandboxed process may read this one's memory or fds
     stdout_copy = os.dup(1)
-    shutil.copytree(submission, work, symlinks=True)
     for part in PARTS:
+        # a fresh copy for each part: what the first part wrote cannot reach the second
+        part_work = f"{work}-{part[0]}"
+        shutil.copytree(submission, part_work, symlinks=True)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            _child(part, work, inputs, write_end, stdout_copy)
+            _child(part, part_work, inputs, write_end, stdout_copy)
         os.close(write_end)
         chunks, size, status, deadline = [], 0, None, time.monotonic() + timeout
         while status is None:
