@@ -3,26 +3,29 @@
 Runs in the trusted process, on the notebook's syntax tree; nothing is executed. What is read: every
 top-level statement the grader would run (imports, assignments, class bodies, decorators and defaults)
 and the bodies of the graded function and of every notebook function or class it reaches by name.
-Found: any name or attribute of autograd (backward, autograd, grad, requires_grad, enable_grad,
-torch.func, functorch, vjp, jacrev, ...), and dynamic code that could hide one (exec, eval, compile,
+Found: any name or attribute that computes or reads gradients (backward, autograd, .grad, torch.func,
+functorch, vjp, jacrev, the engine, ...), and dynamic code that could hide one (exec, eval, compile,
 __import__, importlib, getattr/setattr with a computed name, __dict__, globals(), ctypes, ...).
-A submission can still hide autograd in a compiled extension it ships; those imports are reported too.
+Not found: autograd hidden in a compiled extension the submission ships (see the README).
 """
 
 import ast
 
-# Attributes that reach autograd (x.backward(), torch.autograd.grad, torch.func.vjp, p.requires_grad_()).
+# Attributes that compute gradients (x.backward(), torch.autograd.grad, torch.func.vjp, the engine), or read
+# them (p.grad). Switching grad mode or requires_grad on or off computes nothing, so a right function
+# may do it (`with torch.set_grad_enabled(False)`, `if y_pred.requires_grad`).
 AUTOGRAD_ATTRIBUTES = {
-    "backward", "autograd", "grad", "requires_grad", "requires_grad_", "enable_grad", "set_grad_enabled",
-    "func", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "grad_and_value", "_execution_engine",
+    "backward", "autograd", "grad", "vjp", "jvp", "jacrev", "jacfwd", "grad_and_value", "_execution_engine",
     "run_backward", "_engine_run_backward", "gradcheck", "_C",
 }
-# Bare names that can only be autograd (a local variable called grad is fine; one called vjp is not).
-AUTOGRAD_NAMES = {"autograd", "functorch", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian",
-                  "grad_and_value", "enable_grad", "set_grad_enabled", "gradcheck", "_execution_engine"}
-# What an import may bind: these names, or a module path with these parts.
+TORCH_ONLY_ATTRIBUTES = {"func"}  # torch.func, but self.func is a student's own attribute
+# Bare names that can only be autograd (a local variable called grad or jacobian is fine; vjp is not).
+AUTOGRAD_NAMES = {"autograd", "functorch", "vjp", "jvp", "jacrev", "jacfwd", "grad_and_value", "gradcheck",
+                  "_execution_engine"}
+# What an import may not bind: these names from torch, torch.autograd, torch.func or functorch
+# (`from torch.autograd import Variable` and `from torch.nn import functional` are fine).
 AUTOGRAD_IMPORTS = {"grad", "backward", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "functional",
-                    "func", "functorch", "grad_and_value", "enable_grad", "set_grad_enabled", "_C"}
+                    "func", "functorch", "grad_and_value", "_C"}
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "importlib", "globals", "vars", "locals",
                  "__builtins__", "builtins", "ctypes", "cffi", "marshal"}
 DYNAMIC_ATTRIBUTES = {"__dict__", "__getattribute__", "__code__", "__globals__", "modules", "__builtins__"}
@@ -49,17 +52,21 @@ def _names(node, calls_only=False):
             elif child.id in DYNAMIC_NAMES:
                 yield f"dynamic code ({child.id})", child.lineno
         elif isinstance(child, ast.Attribute):
-            if child.attr in AUTOGRAD_ATTRIBUTES:
+            if child.attr in AUTOGRAD_ATTRIBUTES or (child.attr in TORCH_ONLY_ATTRIBUTES and isinstance(child.value, ast.Name)
+                                                     and child.value.id == "torch"):
                 yield f"autograd (.{child.attr})", child.lineno
             elif child.attr in DYNAMIC_ATTRIBUTES:
                 yield f"dynamic code (.{child.attr})", child.lineno
         elif isinstance(child, (ast.Import, ast.ImportFrom)):
             module = (child.module or "") if isinstance(child, ast.ImportFrom) else ""
             for alias in child.names:
-                parts = set(f"{module}.{alias.name}".strip(".").split("."))
-                if parts & AUTOGRAD_IMPORTS and ("torch" in parts or "functorch" in parts or module.startswith("torch")):
+                path = f"{module}.{alias.name}".strip(".")
+                gradient_module = path.startswith(("torch.func", "functorch", "torch.autograd.functional", "torch._C"))
+                gradient_name = alias.name in AUTOGRAD_IMPORTS and (module.startswith(("torch.autograd", "torch.func", "functorch"))
+                                                                     or module == "torch")
+                if gradient_module or gradient_name:
                     yield f"autograd (import {alias.name})", child.lineno
-                if parts & {"importlib", "ctypes", "cffi", "marshal", "builtins"}:
+                if set(path.split(".")) & {"importlib", "ctypes", "cffi", "marshal", "builtins"}:
                     yield f"dynamic code (import {alias.name})", child.lineno
         elif isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in DYNAMIC_CALLS:
             name = child.args[1] if len(child.args) >= 2 else None
