@@ -19,13 +19,13 @@ from harness.cases import gradient_cases
 from harness.diagnosis import likely_cause
 from harness.guard import run_backpropagation
 from harness.references import (
-    STORES, autograd_gradients, finite_difference_bound, finite_difference_gradients, parameter_items,
+    STORES, Gradients, autograd_gradients, finite_difference_bound, finite_difference_gradients, parameter_items,
     loss_roundoff_scale, roundoff_bound,
 )
 from harness.results import CheckResult, Failure
 from harness.tolerances import (
     AUTOGRAD_RTOL, FINITE_DIFFERENCE_MAX_ENTRIES, FINITE_DIFFERENCE_STEP, KINK_MARGIN, LOW_PRECISION_RTOL,
-    ROUNDOFF_SAFETY,
+    ROUNDOFF_SAFETY, TRUNCATION_SAFETY,
 )
 from utils.metrics import relative_error
 from utils.mynet import MyNet
@@ -42,6 +42,7 @@ class Reference:
     autograd: object         # Gradients
     bound: object            # Gradients of round-off bounds
     finite_differences: object = None  # Gradients (NaN where not estimated) or None
+    truncation: object = None          # Gradients: per-entry truncation estimates, |FD(2h) - FD(h)| / 3
     loss_scale: float = 0.0  # references.loss_roundoff_scale
 
 
@@ -72,9 +73,12 @@ def reference_for_model(model, x, y_true, eps=FINITE_DIFFERENCE_STEP, finite_dif
     reference = Reference(model, y_pred, autograd, roundoff_bound(model, y_true, y_pred),
                           loss_scale=loss_roundoff_scale(y_pred, y_true))
     if finite_differences and finite_differences_apply(model):
-        reference.finite_differences = finite_difference_gradients(model, x, y_true, eps, sampled_entries(model, seed))
-        with torch.no_grad():
-            model(x)
+        entries = sampled_entries(model, seed)
+        reference.finite_differences = finite_difference_gradients(model, x, y_true, eps, entries)
+        coarse = finite_difference_gradients(model, x, y_true, 2 * eps, entries)
+        reference.truncation = Gradients()
+        for key in coarse.keys():
+            reference.truncation[key] = (coarse[key] - reference.finite_differences[key]).abs() / 3
     return reference
 
 
@@ -195,10 +199,12 @@ def judge_case(case, reference, outcome):
         if not known.any():
             continue
         got_known, estimate_known = got[known], estimate[known]
-        difference = (got_known - estimate_known).abs().max().item()
-        bound = finite_difference_bound(got_known, estimate_known, reference.loss_scale)
+        differences = (got_known - estimate_known).abs()
+        allowed = finite_difference_bound(got_known, estimate_known, reference.loss_scale) + TRUNCATION_SAFETY * reference.truncation[l, kind][known]
         result.fd_error = max(result.fd_error, relative_error(got_known, estimate_known))
-        if difference > bound:
+        if (differences > allowed).any():
+            worst = int((differences - allowed).argmax())
+            difference, bound = differences[worst].item(), allowed[worst].item()
             result.failures.append(Failure(case.name, FINITE_DIFFERENCE_CAUSE,
                                            f"{STORES[kind]}[{l}] differs from finite differences by {difference:.2e} (allowed {bound:.2e})"))
     return result

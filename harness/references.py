@@ -100,7 +100,7 @@ def loss_roundoff_scale(y_pred, y_true):
 def finite_difference_bound(got, estimate, loss_scale, eps=FINITE_DIFFERENCE_STEP):
     """The largest |got - estimate| a right gradient can show against a finite-difference estimate.
 
-        bound = RTOL * (max |got| + max |estimate|) + 1000 * u * S / eps
+        bound = RTOL * (max |got| + max |estimate|) + 1000 * u * S / eps  (+ the truncation estimate, per entry)
 
     The second term is the round-off of (L+ - L-) / (2 eps): each loss carries an error of about
     u S (loss_roundoff_scale; 1000 leaves margin for the sums inside the forward pass), divided by

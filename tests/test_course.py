@@ -124,3 +124,21 @@ def test_no_copy_and_no_network_says_what_to_set(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(mnist.MnistUnavailable, match="set MNIST_ROOT"):
         mnist.load_mnist_samples()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_courses_own_step_is_accepted(seed, capsys):
+    """main_test(backprop, model, 10e-5, ...) as course notebooks call it: truncation is estimated, not guessed."""
+    torch.manual_seed(seed)
+    assert main_test(bp.right, MyNet([2, 3, 2]), 10e-5, True, "toy"), capsys.readouterr().out[-600:]
+
+
+def test_main_test_uses_its_finite_difference_step(monkeypatch):
+    from harness import gradients
+
+    steps = []
+    original = gradients.finite_difference_gradients
+    monkeypatch.setattr(gradients, "finite_difference_gradients",
+                        lambda model, x, y, eps, entries=None: steps.append(eps) or original(model, x, y, eps, entries))
+    assert main_test(bp.right, MyNet([2, 3, 2]), eps=1e-4)
+    assert set(steps) == {1e-4, 2e-4}
