@@ -1,7 +1,5 @@
 """Naming a wrong gradient's likely cause by its effect: compare it with what classic mistakes give."""
 
-import math
-
 import torch
 
 from harness.references import autograd_gradients, reference_backpropagation

@@ -19,6 +19,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -133,7 +134,7 @@ def run_sandboxed(submission_folder, inputs, timeout, memory_bytes, use_sandbox=
             command = sandbox.bwrap_command(submission_folder, inputs, ["-m", "harness.worker", "/submission", "/inputs", str(timeout), "/tmp/submission"])
             env = None
         else:
-            command = [os.sys.executable, "-m", "harness.worker", str(submission_folder), str(inputs), str(timeout), str(Path(scratch) / "submission")]
+            command = [sys.executable, "-m", "harness.worker", str(submission_folder), str(inputs), str(timeout), str(Path(scratch) / "submission")]
             env = {**os.environ, "PYTHONPATH": str(sandbox.PROJECT_ROOT), "OMP_NUM_THREADS": "1"}
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    preexec_fn=limits.enter, env=env, cwd=scratch, start_new_session=True)

@@ -261,7 +261,7 @@ def _setting_name(config):
 
 def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS, name="train_manual_update"):
     """CheckResult of raw outcomes against torch.optim.SGD references (see reference_states)."""
-    failures, notes, passed_settings, bitwise, extra_results = [], [], {}, True, {}
+    failures, passed_settings, bitwise, extra_results = [], {}, True, {}
     required = {"n_epochs": "the number of epochs", "model": "the model", "loss_fn": "the loss function",
                 "train_loader": "the training loader", "lr": "a learning rate"}
     missing_roles = [text for role, text in required.items() if role not in plan.roles]

@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 
-import numpy as np
 import torch
 
 from harness import sgd

@@ -2,7 +2,6 @@
 ways real ones are, and hostile ones. Each entry: (name, files, expected backpropagation status,
 expected sgd status). Written for these tests; no student's code is copied."""
 
-import json
 import textwrap
 import zipfile
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from harness import feedback
-from harness.release import BEGIN, END, ReleaseError, leaked_lines, release, stub_regions, student_notebook
+from harness.release import BEGIN, END, ReleaseError, leaked_lines, release, stub_regions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
