@@ -225,8 +225,10 @@ def summarize(case_results):
     failures = [f for r in graded for f in r.failures]
     notes = sorted({part for r in graded for note in r.notes for part in note.split("; ")})
     result = CheckResult(not failures, sum(r.passed for r in graded), len(graded), failures, cases=case_results)
+    # over every case, batch cases included; inf only when a graded gradient was unusable
     finite = [r.error for r in case_results if r.error != float("inf")]
-    result.worst_error = max(finite, default=0.0) if not failures else max((r.error for r in graded), default=0.0)
+    unusable = any(r.error == float("inf") for r in graded)
+    result.worst_error = float("inf") if unusable else max(finite, default=0.0)
     result.worst_finite_difference_error = max((r.fd_error for r in graded if r.fd_error is not None), default=0.0)
     if batches:
         wrong = [r for r in batches if not r.passed]

@@ -175,7 +175,7 @@ def _load_payload(payload):
     return meta, arrays
 
 
-def _verdict_from_meta(meta, notebook):
+def _verdict_from_meta(meta):
     if "missing" in meta:
         return {"status": "missing", "message": str(meta["missing"])}
     if "load_error" in meta:
@@ -186,7 +186,7 @@ def _verdict_from_meta(meta, notebook):
 def judge_backpropagation(payload, notebook_path, n_random=50, seed=0):
     """The backpropagation verdict from the worker's raw outputs, decided here."""
     meta, data = _load_payload(payload)
-    early = _verdict_from_meta(meta, notebook_path)
+    early = _verdict_from_meta(meta)
     if early:
         return early
     uses, text = [], read_regular_file(notebook_path)
@@ -224,7 +224,7 @@ def judge_backpropagation(payload, notebook_path, n_random=50, seed=0):
 
 def judge_sgd_payload(payload, notebook_path, seed=0):
     meta, data = _load_payload(payload)
-    early = _verdict_from_meta(meta, notebook_path)
+    early = _verdict_from_meta(meta)
     if early:
         return early
     plan = CallPlan(roles=dict(meta["plan"]["roles"]), unfillable=list(meta["plan"]["unfillable"]),

@@ -84,7 +84,6 @@ class RawOutcome:
     """
     error: tuple = None
     gradients: dict = field(default_factory=dict)
-    y_pred: torch.Tensor = None
 
 
 def _short(exc):
@@ -103,7 +102,7 @@ def run_backpropagation(backpropagation, model, x, y_true):
     for l in range(1, model.L + 1):
         model.dL_dw[l] = model.dL_db[l] = None
     saved = {(l, kind): p.detach().clone() for l, kind, p in parameter_items(model)}
-    outcome, switched_off = RawOutcome(y_pred=y_pred), []
+    outcome, switched_off = RawOutcome(), []
     try:
         with autograd_unusable(model) as guard:
             try:
