@@ -72,13 +72,17 @@ def write_inputs(folder, n_random=50, seed=0):
 
 
 def extract_zip(archive, target):
-    """Regular files only, inside target, at most MAX_ZIP_BYTES; one top folder is entered."""
+    """Regular files only, inside target, at most MAX_ZIP_BYTES; one top folder is entered. Data
+    folders, environments and large files are left out, as the sandbox's copy leaves them out."""
     target.mkdir(parents=True)
     total = 0
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.infolist():
             mode = member.external_attr >> 16
             if member.is_dir() or (mode & 0o170000) == 0o120000:  # folders come with files; symlinks never
+                continue
+            code = member.filename.endswith((".ipynb", ".py"))
+            if set(Path(member.filename).parts[:-1]) & sandbox.IGNORED_FOLDERS or (member.file_size > sandbox.MAX_COPIED_FILE and not code):
                 continue
             path = (target / member.filename).resolve()
             if target.resolve() not in path.parents:

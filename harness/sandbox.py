@@ -26,6 +26,23 @@ GRADER = "/grader"                # the harness: the worker imports it, then hid
 STUDENT_HELPERS = "/student-helpers"  # utils/, importable by submissions as in the project
 
 
+IGNORED_FOLDERS = {".git", ".venv", "venv", "env", "data", "datasets", "__pycache__", ".ipynb_checkpoints", "node_modules"}
+MAX_COPIED_FILE = 20 * 2**20  # a dataset, a checkpoint or an archive is not needed to take functions out (code is kept)
+
+
+def not_needed(folder, names):
+    """copytree's ignore: data folders, environments and large files stay out of the tmpfs copy."""
+    skipped = set()
+    for name in names:
+        path = os.path.join(folder, name)
+        if name in IGNORED_FOLDERS and os.path.isdir(path) and not os.path.islink(path):
+            skipped.add(name)
+        elif (os.path.isfile(path) and not os.path.islink(path) and not name.endswith((".ipynb", ".py"))
+              and os.path.getsize(path) > MAX_COPIED_FILE):
+            skipped.add(name)
+    return skipped
+
+
 class SandboxUnavailable(RuntimeError):
     """This machine cannot make a sandbox; the message says why."""
 

@@ -278,6 +278,7 @@ def backpropagation(model, y_true, y_pred):
 ]
 
 ZIPPED = ("z01_zipped_with_magics", "pass", "missing")
+WITH_DATA = ("d01_with_data_and_checkpoints", "pass", "pass")  # 50 MB of data beside right notebooks
 
 
 def write(root, name, files):
@@ -305,9 +306,16 @@ def write_zip(root):
         archive.writestr(info, "/etc/passwd")
 
 
+def write_with_data(root):
+    folder = write(root, WITH_DATA[0], both())
+    (folder / "data" / "cifar-10-batches-py").mkdir(parents=True)
+    (folder / "data" / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"\0" * (30 << 20))
+    (folder / "model.pt").write_bytes(b"\1" * (25 << 20))
+
+
 def all_submissions():
     return BASE + REAL_STYLE + HOSTILE
 
 
 def expected():
-    return {name: (bp, sgd) for name, _, bp, sgd in all_submissions()} | {ZIPPED[0]: ZIPPED[1:]}
+    return {name: (bp, sgd) for name, _, bp, sgd in all_submissions()} | {ZIPPED[0]: ZIPPED[1:], WITH_DATA[0]: WITH_DATA[1:]}

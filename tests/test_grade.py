@@ -36,6 +36,7 @@ def graded(tmp_path_factory):
     for name, files, _, _ in S.all_submissions():
         S.write(root, name, files)
     S.write_zip(root)
+    S.write_with_data(root)
     before = tmp_path_factory.mktemp("before") / "copy"
     shutil.copytree(root, before, symlinks=True)
     out = tmp_path_factory.mktemp("out") / "verdicts.json"
