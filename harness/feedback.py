@@ -10,8 +10,9 @@ import csv
 import re
 from pathlib import Path
 
-PARTS = {"backpropagation": ("backpropagation.ipynb", "backpropagation"),
-         "sgd": ("gradient_descent.ipynb", "train_manual_update")}
+from harness.sandbox import PARTS as SANDBOX_PARTS
+
+PARTS = {key: (notebook, function) for key, notebook, function in SANDBOX_PARTS}
 DEFAULT_POINTS = {"backpropagation": 60.0, "sgd": 40.0}
 
 

@@ -35,13 +35,12 @@ from harness.guard import RawOutcome
 from harness.notebook import NotebookError, definitions_source
 from harness.payload import pack, unpack
 from harness.references import parameter_items
+from harness.sandbox import PARTS
 from harness.sgd import N_EPOCHS, SGD_CONFIGS, SgdOutcome, judge_sgd, reference_states
 from harness.signature import CallPlan
 from harness.source_check import forbidden_uses
 from harness.tolerances import MAX_MESSAGE
 
-PARTS = (("backpropagation", "backpropagation.ipynb", "backpropagation"),
-         ("sgd", "gradient_descent.ipynb", "train_manual_update"))
 MAX_ZIP_BYTES = 256 * 2**20
 STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
 JUDGE_LOCK = threading.Lock()
@@ -118,7 +117,7 @@ def _read_frames(stream, deadline):
             if len(fields) != 4 or fields[0] != "PART" or not fields[3].isdigit():
                 return frames
             size = int(fields[3])
-            if size > 64 * 2**20:
+            if size > sandbox.MAX_RESULT_BYTES:
                 return frames
             if len(rest) < size:
                 break
@@ -223,7 +222,7 @@ def judge_backpropagation(payload, notebook_path, n_random=50, seed=0):
     result = summarize(results)
     result.notes.insert(0, f"nets built from {meta.get('net', 'the harness MyNet')}")
     result.notes += [n for n in meta.get("notes", []) if isinstance(n, str)][:5]
-    return verdict_of(result, raised_status=all(f.detail.startswith("backpropagation raised") or f.cause.startswith("backpropagation raised") for f in result.failures))
+    return verdict_of(result, raised_status=all(f.cause.startswith("backpropagation raised") for f in result.failures))
 
 
 def judge_sgd_payload(payload, notebook_path, seed=0):

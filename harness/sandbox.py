@@ -26,6 +26,10 @@ GRADER = "/grader"                # the harness: the worker imports it, then hid
 STUDENT_HELPERS = "/student-helpers"  # utils/, importable by submissions as in the project
 
 
+# (key, notebook, function) of each part a submission is graded on, in the order they run.
+PARTS = (("backpropagation", "backpropagation.ipynb", "backpropagation"),
+         ("sgd", "gradient_descent.ipynb", "train_manual_update"))
+MAX_RESULT_BYTES = 64 * 2**20  # raw outputs one part may send out of its sandbox
 IGNORED_FOLDERS = {".git", ".venv", "venv", "env", "data", "datasets", "__pycache__", ".ipynb_checkpoints", "node_modules"}
 MAX_COPIED_FILE = 20 * 2**20  # a dataset, a checkpoint or an archive is not needed to take functions out (code is kept)
 

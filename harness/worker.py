@@ -29,14 +29,11 @@ from harness.cases import set_activation
 from harness.guard import run_backpropagation
 from harness.notebook import NotebookError, load_notebook
 from harness.payload import pack, unpack
-from harness.sandbox import not_needed
+from harness.sandbox import MAX_RESULT_BYTES, PARTS, not_needed
 from harness.tolerances import FORWARD_MATCH_RTOL
 from utils.mynet import MyNet
 from utils.metrics import relative_error
 
-PARTS = (("backpropagation", "backpropagation.ipynb", "backpropagation"),
-         ("sgd", "gradient_descent.ipynb", "train_manual_update"))
-MAX_RESULT_BYTES = 64 * 2**20
 COURSE_ATTRIBUTES = ("L", "fc", "z", "a", "f", "df", "dL_dw", "dL_db")
 
 
