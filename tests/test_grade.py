@@ -161,3 +161,13 @@ def test_the_sandbox_is_on_here():
     from harness import sandbox
 
     assert sandbox.probe() is None
+
+
+def test_unsafe_mode_grades_without_a_sandbox(tmp_path):
+    S.write(tmp_path, "01_right", S.both())
+    out = tmp_path.parent / f"{tmp_path.name}-unsafe.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(tmp_path),
+                             "--unsafe-no-sandbox", "--json", str(out), "--timeout", "60"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1000:]
+    verdict = json.loads(out.read_text())[0]
+    assert (verdict["backpropagation"]["status"], verdict["sgd"]["status"]) == ("pass", "pass")
