@@ -54,6 +54,20 @@ def test_tensors_are_float64_int64_with_requested_size(folder):
     assert full.x.shape[1:] == (3, 32, 32)
 
 
+def test_dtype_casts_the_float64_result(folder):
+    reference, _, _ = load_cifar2(root=folder, image_size=8)
+    single, _, _ = load_cifar2(root=folder, image_size=8, dtype=torch.float32)
+    assert single.x.dtype == torch.float32 and single.y.dtype == torch.int64
+    assert torch.equal(single.x, reference.x.to(torch.float32))
+    assert single.mean.dtype == torch.float64  # the statistics stay float64
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, "float32", None])
+def test_a_non_float_dtype_is_refused(folder, dtype):
+    with pytest.raises(ValueError, match="dtype must be a floating-point torch.dtype"):
+        load_cifar2(root=folder, dtype=dtype)
+
+
 def test_no_resize_at_32_keeps_pixels(folder):
     train, _, _ = load_cifar2(root=folder, image_size=32, val_fraction=0.5)
     raw = data._load_split(("folder", folder), "train", ("cat", "automobile"))[0]

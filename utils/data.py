@@ -1,4 +1,4 @@
-"""CIFAR-2: two CIFAR-10 classes as preloaded, normalised float64 tensors.
+"""CIFAR-2: two CIFAR-10 classes as preloaded, normalised tensors (float64 unless asked otherwise).
 
     train, val, test = load_cifar2(("cat", "automobile"))
 
@@ -50,17 +50,19 @@ class Cifar2Dataset(TensorDataset):
         self.classes, self.mean, self.std = tuple(classes), mean, std
 
 
-def load_cifar2(classes=("cat", "automobile"), image_size=16, val_fraction=0.1, seed=265, root=None):
+def load_cifar2(classes=("cat", "automobile"), image_size=16, val_fraction=0.1, seed=265, root=None, dtype=torch.float64):
     """Load two CIFAR-10 classes as (train, val, test) Cifar2Datasets.
 
     train/val: a seeded split of the official training images, stratified so that
     ``round(val_fraction * n_c)`` images of each class go to val. test: the official test images.
     Images are resized to ``image_size`` with antialiased bilinear interpolation (32: no resize)
     and normalised per channel with the train split's statistics: x <- (x - mean_train) / std_train.
-    Labels are 0 and 1 in the order of ``classes``.
+    Labels are 0 and 1 in the order of ``classes``. ``dtype`` is that of the returned images; the
+    resizing and the statistics are computed in float64 whatever it is.
     """
     classes = _check_classes(classes)
     _check_settings(image_size, val_fraction)
+    _check_dtype(dtype)
     source = _find_source(root)
     train_images, train_labels = _load_split(source, "train", classes)
     test_images, test_labels = _load_split(source, "test", classes)
@@ -72,7 +74,7 @@ def load_cifar2(classes=("cat", "automobile"), image_size=16, val_fraction=0.1, 
     mean, std = x_train.mean(dim=(0, 2, 3)), x_train.std(dim=(0, 2, 3))
 
     def split(x, y):
-        return Cifar2Dataset(normalize(x, mean, std), y, classes, mean, std)
+        return Cifar2Dataset(normalize(x, mean, std).to(dtype), y, classes, mean, std)
 
     return (
         split(x_train, train_labels[train_index]),
@@ -164,6 +166,11 @@ def _check_classes(classes):
     if classes[0] == classes[1]:
         raise DatasetError(f"classes names {classes[0]!r} twice; choose two different CIFAR-10 classes.")
     return tuple(classes)
+
+
+def _check_dtype(dtype):
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype such as torch.float32 or torch.float64, got {dtype!r}.")
 
 
 def _check_settings(image_size, val_fraction):
