@@ -228,6 +228,9 @@ def sgd_cause(config, epoch, passed_settings, one_step_wrong):
         if epoch > 1 and one_step_wrong is not None and not one_step_wrong:
             return "the momentum buffer does not persist across epochs (reset each epoch?): it belongs to the optimizer"
         return "the momentum buffer is wrong: b <- g on the first step, then b <- mu * b + g, and theta <- theta - lr * b"
+    inherited = _failed_course_settings(config, passed_settings)
+    if inherited:
+        return f"follows from the mistake named for the course setting{'s' if len(inherited) > 1 else ''} {' and '.join(inherited)}: fix it first"
     if config.get("dampening"):
         return "dampening misapplied: the first step sets b <- g (no (1 - dampening)), later steps b <- mu * b + (1 - dampening) * g"
     if config.get("nesterov"):
@@ -238,6 +241,16 @@ def sgd_cause(config, epoch, passed_settings, one_step_wrong):
     if decay and momentum and passed_settings.get("weight_decay") and passed_settings.get("momentum"):
         return "weight decay combined with momentum in the wrong order: add weight_decay * theta to g before the momentum buffer"
     return "the update differs from torch.optim.SGD: g <- g + lambda theta; b <- mu b + (1 - tau) g; theta <- theta - gamma b"
+
+
+def _failed_course_settings(config, passed_settings):
+    """The failed course settings that a setting beyond the course (dampening, Nesterov) builds on: their
+    mistake, not dampening or Nesterov, is the likely cause."""
+    if not (config.get("dampening") or config.get("nesterov")):
+        return []
+    within = {key for key in ("momentum", "weight_decay") if config.get(key)}
+    return [name for name, ok in passed_settings.items()
+            if not ok and (name == "plain" or set(name.split("+")) <= within)]
 
 
 def ignored_setting(config, states, n_epochs, seed=0):
@@ -315,7 +328,9 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
             extra_results[_setting_name(config)] = (failure is None, str(failure) if failure else "")
     result = CheckResult(not failures, n_passed, n_course, failures, unit="settings")
     result.settings = passed_settings
-    result.distinctions["bitwise equal to torch.optim.SGD"] = (bitwise and not failures, "" if bitwise else "equal to round-off only, as the course allows")
+    bitwise_detail = ("not judged while a course setting fails" if failures
+                      else "" if bitwise else "equal to round-off only, as the course allows")
+    result.distinctions["bitwise equal to torch.optim.SGD"] = (bitwise and not failures, bitwise_detail)
     for setting, (ok, detail) in extra_results.items():
         result.distinctions[f"{setting} (beyond the course)"] = (bool(ok), detail)
     if plan.describe() != "the course's names":

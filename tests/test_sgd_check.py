@@ -48,6 +48,16 @@ def test_wrong_updates_fail_with_their_cause(name, function, cause):
     assert "floating-point order" not in " ".join(str(f) for f in result.failures)
 
 
+def test_a_course_mistake_is_named_for_the_settings_beyond_the_course_that_build_on_it():
+    result = check_sgd_equivalence(sgds.make_sgd(decay_after_momentum=True), verbose=False)
+    yes, detail = result.distinctions["momentum+nesterov+weight_decay (beyond the course)"]
+    assert not yes and "follows from the mistake named for the course setting momentum+weight_decay" in detail, detail
+    assert "Nesterov" not in detail.split("likely cause:")[1]
+    assert result.distinctions[BITWISE] == (False, "not judged while a course setting fails")
+    # Nesterov alone builds on no failed course setting, and passes
+    assert result.distinctions["momentum+nesterov (beyond the course)"][0]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_right_sgd_is_accepted_on_other_seeds(seed):
     result = check_sgd_equivalence(sgds.RIGHT, seed=seed, verbose=False)
