@@ -9,7 +9,7 @@ NOTEBOOKS := backpropagation.ipynb gradient_descent.ipynb
 EDITION ?= default
 EDITION_DIR := report/editions/$(EDITION)
 
-.PHONY: run test notebooks report venv release
+.PHONY: run test notebooks report venv release grade
 
 run: notebooks report
 
@@ -44,3 +44,12 @@ report: $(INSTALLED)
 OUT ?= student_version
 release: $(INSTALLED)
 	$(PY) tests_backpropagation.py release $(OUT) --edition $(EDITION)
+
+# Grade a folder of submissions (one sub-folder or .zip each): the table on stdout, and in GRADED/
+# the gradebook, one feedback file per submission and the full verdicts.
+# GRADE_OPTIONS: more options of grade, for example "--points backpropagation=70,sgd=30 --timeout 60".
+SUBMISSIONS ?= submissions
+GRADED ?= graded
+grade: $(INSTALLED)
+	$(PY) tests_backpropagation.py grade $(SUBMISSIONS) --csv $(GRADED)/gradebook.csv \
+		--feedback $(GRADED)/feedback --json $(GRADED)/verdicts.json $(GRADE_OPTIONS)

@@ -165,3 +165,11 @@ def test_release_takes_the_edition(tmp_path):
     with pytest.raises(ReleaseError, match="no edition '1999'"):
         release(tmp_path / "1999", edition="1999")
     assert not (tmp_path / "1999").exists()
+
+
+def test_make_grade_writes_gradebook_feedback_and_verdicts_into_one_folder():
+    dry_run = subprocess.run(["make", "-n", "grade", "SUBMISSIONS=collected", "GRADED=out", "GRADE_OPTIONS=--proportional"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    command = " ".join(dry_run.replace("\\\n", " ").split())
+    assert ("tests_backpropagation.py grade collected --csv out/gradebook.csv --feedback out/feedback "
+            "--json out/verdicts.json --proportional") in command, command
