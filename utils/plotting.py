@@ -39,7 +39,10 @@ def learning_curves(curves, title):
         right.plot(epochs, [100 * a for a in curve["val_accuracy"]], label=label)
     left.set(title="Training loss", xlabel="epoch", ylabel="mean cross-entropy (nats)")
     right.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
