@@ -64,7 +64,7 @@ def test_dtype_casts_the_float64_result(folder):
 
 @pytest.mark.parametrize("dtype", [torch.int64, "float32", None])
 def test_a_non_float_dtype_is_refused(folder, dtype):
-    with pytest.raises(ValueError, match="dtype must be a floating-point torch.dtype"):
+    with pytest.raises(DatasetError, match="dtype must be a floating-point torch.dtype"):
         load_cifar2(root=folder, dtype=dtype)
 
 

@@ -61,8 +61,7 @@ def load_cifar2(classes=("cat", "automobile"), image_size=16, val_fraction=0.1, 
     resizing and the statistics are computed in float64 whatever it is.
     """
     classes = _check_classes(classes)
-    _check_settings(image_size, val_fraction)
-    _check_dtype(dtype)
+    _check_settings(image_size, val_fraction, dtype)
     source = _find_source(root)
     train_images, train_labels = _load_split(source, "train", classes)
     test_images, test_labels = _load_split(source, "test", classes)
@@ -168,16 +167,13 @@ def _check_classes(classes):
     return tuple(classes)
 
 
-def _check_dtype(dtype):
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating-point torch.dtype such as torch.float32 or torch.float64, got {dtype!r}.")
-
-
-def _check_settings(image_size, val_fraction):
+def _check_settings(image_size, val_fraction, dtype):
     if isinstance(image_size, bool) or not isinstance(image_size, int) or not 1 <= image_size <= 32:
         raise DatasetError(f"image_size must be an integer from 1 to 32 (32 keeps the original size), got {image_size!r}.")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
         raise DatasetError(f"val_fraction must be a number strictly between 0 and 1, got {val_fraction!r}.")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise DatasetError(f"dtype must be a floating-point torch.dtype such as torch.float32 or torch.float64, got {dtype!r}.")
 
 
 # --- sources -----------------------------------------------------------------------------------
