@@ -130,6 +130,8 @@ def _read_frames(stream, deadline):
 
 def run_sandboxed(submission_folder, inputs, timeout, memory_bytes, use_sandbox=True):
     """Run the worker on one submission; returns ({part: (status, payload)}, out_of_memory)."""
+    # The worker starts in its own scratch folder, so a relative path (grade submissions) would miss.
+    submission_folder, inputs = os.path.abspath(submission_folder), os.path.abspath(inputs)
     limits = sandbox.Limits(memory_bytes, max_processes=64)
     scratch = tempfile.mkdtemp(prefix="inf265-part-")
     try:

@@ -163,6 +163,17 @@ def test_the_sandbox_is_on_here():
     assert sandbox.probe() is None
 
 
+@pytest.mark.parametrize("mode", [[], ["--unsafe-no-sandbox"]], ids=["sandbox", "unsafe"])
+def test_a_relative_submissions_folder_is_graded(tmp_path, mode):
+    # `make grade SUBMISSIONS=submissions` names the folder relative to the project; the worker runs elsewhere
+    S.write(tmp_path / "submissions", "01_right", S.both())
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", "submissions",
+                             "--json", "verdicts.json", "--timeout", "60", *mode], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1000:]
+    verdict = json.loads((tmp_path / "verdicts.json").read_text())[0]
+    assert (verdict["backpropagation"]["status"], verdict["sgd"]["status"]) == ("pass", "pass"), verdict
+
+
 def test_unsafe_mode_grades_without_a_sandbox(tmp_path):
     S.write(tmp_path, "01_right", S.both())
     out = tmp_path.parent / f"{tmp_path.name}-unsafe.json"
