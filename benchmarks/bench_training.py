@@ -25,7 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from utils.data import load_cifar2, make_loader  # noqa: E402
-from harness.notebook import load_definitions  # noqa: E402
+from harness.checks.notebook import load_definitions  # noqa: E402
 
 CLASSES = ("cat", "automobile")
 EPOCHS = 3

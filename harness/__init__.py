@@ -1,21 +1,12 @@
-"""The grader's side: checks of hand-written backpropagation and SGD, and grading of submissions.
+"""The harness: checks of hand-written backpropagation and SGD, and the grading of submissions.
 
-    references   what a right gradient is (autograd, finite differences, round-off bounds)
-    cases        the nets and data of the gradient battery
-    guard        running a submitted backpropagation (autograd off, weights watched)
-    gradients    judging gradients: run_gradient_checks
-    diagnosis    naming a wrong gradient's cause
-    sgd          check_sgd_equivalence against torch.optim.SGD; signature: calling it by name
-    course       the course's main_test, toy and MNIST (mnist)
-    notebook     taking functions out of notebooks
-    source_check autograd and dynamic code in submitted source
-    sandbox      bubblewrap sandboxes with cgroup limits; worker: what runs inside one
-    grading      grading a folder of submissions; cli: the command line
+    status       the verdict vocabulary (pass, fail, error, missing, timeout); no torch
+    checks/      in-process judging, what students get: gradients against autograd and finite
+                 differences, SGD against torch.optim.SGD, the course's main_test, notebook extraction
+    grading/     the teacher's pipeline: submissions, sandboxes, the wire protocol, the graded parts,
+                 verdicts, feedback and gradebooks (never released to students)
+    cli          the command line (check | grade | release); release: the student version
+
+Importing this package imports nothing: each layer imports only the ones below it
+(status <- checks <- grading <- cli), and `import harness.grading.protocol` does not load torch.
 """
-
-from harness.course import main_test
-from harness.gradients import check_case, run_gradient_checks
-from harness.results import CheckResult
-from harness.sgd import check_sgd_equivalence
-
-__all__ = ["main_test", "run_gradient_checks", "check_case", "check_sgd_equivalence", "CheckResult"]

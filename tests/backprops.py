@@ -2,14 +2,14 @@
 
 `backpropagation(**mistake)` is the right matrix-form pass; every keyword swaps one line for a
 classic mistake. The wrappers below change what a right pass leaves behind (dtype, shape, NaN, ...).
-The harness's own reference (harness.references) is not used here, so the tests are not circular.
+The harness's own reference (harness.checks.references) is not used here, so the tests are not circular.
 """
 
 import functools
 
 import torch
 
-from tests.submissions import ONE_SAMPLE_BACKPROPAGATION
+from tests.submissions import ONE_SAMPLE_BACKPROPAGATION, replaced
 
 
 def backpropagation(model, y_true, y_pred, factor=2.0, at="z", hidden_derivative=True, bias_reduce="sum",
@@ -60,8 +60,7 @@ def _from_source(source):
 
 # Right for the course's batches of one: works on 1-D vectors after squeeze(0) (the notebook version,
 # without its isinstance check of the notebook's MyNet).
-one_sample_squeezed = _from_source(ONE_SAMPLE_BACKPROPAGATION.replace(
-    '    if not isinstance(model, MyNet):\n        raise ValueError("model must be an instance of MyNet")\n', ""))
+one_sample_squeezed = _from_source(replaced(ONE_SAMPLE_BACKPROPAGATION, '    if not isinstance(model, MyNet):\n        raise ValueError("model must be an instance of MyNet")\n', ""))
 one_sample_squeezed.__name__ = "one_sample_squeezed"
 
 

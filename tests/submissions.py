@@ -88,6 +88,12 @@ def train_manual_update(n_epochs, model, loss_fn, train_loader, lr=1e-2, momentu
 """
 
 
+def replaced(source, old, new):
+    """source.replace(old, new), asserting that old is there: a fixture built from a source must change it."""
+    assert old in source, f"{old!r} is not in the source"
+    return source.replace(old, new)
+
+
 def cells(*sources):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in sources]
@@ -108,11 +114,11 @@ def both(backpropagation=RIGHT_BACKPROPAGATION, sgd=RIGHT_SGD):
 
 BASE = [
     ("01_right", both(), "pass", "pass"),
-    ("02_wrong_gradients", both(RIGHT_BACKPROPAGATION.replace("2 * (y_pred", "(y_pred")), "fail", "pass"),
-    ("03_wrong_sgd", both(sgd=RIGHT_SGD.replace("buffers[i].mul_(momentum).add_(g)", "buffers[i].mul_(momentum).add_(g, alpha=0.5)")), "pass", "fail"),
+    ("02_wrong_gradients", both(replaced(RIGHT_BACKPROPAGATION, "2 * (y_pred", "(y_pred")), "fail", "pass"),
+    ("03_wrong_sgd", both(sgd=replaced(RIGHT_SGD, "buffers[i].mul_(momentum).add_(g)", "buffers[i].mul_(momentum).add_(g, alpha=0.5)")), "pass", "fail"),
     ("04_broken_json", {"backpropagation.ipynb": '{"cells": [ not json', **sgd_nb(RIGHT_SGD)}, "error", "pass"),
     ("05_syntax_error_in_the_function", backprop_nb("def backpropagation(model, y_true, y_pred)\n    pass"), "error", "missing"),
-    ("06_missing_function", {**backprop_nb(RIGHT_BACKPROPAGATION.replace("def backpropagation(", "def backprop(")), **sgd_nb("x = 1")}, "missing", "missing"),
+    ("06_missing_function", {**backprop_nb(replaced(RIGHT_BACKPROPAGATION, "def backpropagation(", "def backprop(")), **sgd_nb("x = 1")}, "missing", "missing"),
     ("07_hanging", {**backprop_nb("def backpropagation(model, y_true, y_pred):\n    while True:\n        pass"),
                     **sgd_nb("import time\ndef train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0, weight_decay=0):\n    time.sleep(3600)")},
      "timeout", "timeout"),
@@ -120,37 +126,33 @@ BASE = [
                     **sgd_nb("import sys\ndef train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0, weight_decay=0):\n    sys.exit(1)")},
      "error", "error"),
     ("09_raises", {**backprop_nb("def backpropagation(model, y_true, y_pred):\n    return model.dL_dw[99].shape"),
-                   **sgd_nb(RIGHT_SGD.replace("model.zero_grad()", "pass"))}, "error", "fail"),
+                   **sgd_nb(replaced(RIGHT_SGD, "model.zero_grad()", "pass"))}, "error", "fail"),
     ("10_no_notebooks", {"report.pdf": "%PDF-1.4"}, "missing", "missing"),
 ]
 
 REAL_STYLE = [
     ("r01_course_mynet_one_sample_course_solution_sgd", {**backprop_nb(COURSE_MYNET, ONE_SAMPLE_BACKPROPAGATION),
                                                          **sgd_nb(COURSE_SOLUTION_STYLE_SGD)}, "pass", "pass"),
-    ("r02_hyper_parameters_first", both(sgd=RIGHT_SGD.replace(
-        "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
+    ("r02_hyper_parameters_first", both(sgd=replaced(RIGHT_SGD, "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
         "def train_manual_update(n_epochs, lr, weight_decay, momentum, model, loss_fn, train_loader, verbose=True):")), "pass", "pass"),
-    ("r03_required_val_loader", both(sgd=RIGHT_SGD.replace(
-        "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
+    ("r03_required_val_loader", both(sgd=replaced(RIGHT_SGD, "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
         "def train_manual_update(n_epochs: int, lr: float, model, loss_fn, train_loader, val_loader, weight_decay=0.0, momentum=0.0):\n    assert len(val_loader) > 0")), "pass", "pass"),
-    ("r04_other_names_and_flags", both(sgd=RIGHT_SGD.replace(
-        "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
+    ("r04_other_names_and_flags", both(sgd=replaced(RIGHT_SGD, "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0, weight_decay=0.0):",
         "def train_manual_update(epoch_count, model, loss_function, learning_rate, momentum, weight_decay, train_loader=None, return_loss=False, verbose=True, GPU_utilize=False):\n"
         "    n_epochs, loss_fn, lr = epoch_count, loss_function, learning_rate")), "pass", "pass"),
-    ("r05_reads_globals", both(sgd="train_loader = DataLoader(load_data())\ndevice = pick_device(train_loader)\n" + RIGHT_SGD.replace(
-        "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr,", "def train_manual_update(n_epochs, model, loss_fn, loader, lr,")), "pass", "fail"),
-    ("r06_plain_sgd_only", both(sgd=RIGHT_SGD.replace("lr, momentum=0.0, weight_decay=0.0):", "lr):\n    momentum = weight_decay = 0.0")), "pass", "fail"),
-    ("r07_momentum_20_percent_off", both(sgd=RIGHT_SGD.replace("buffers[i].mul_(momentum)", "buffers[i].mul_(0.8 * momentum)")), "pass", "fail"),
+    ("r05_reads_globals", both(sgd="train_loader = DataLoader(load_data())\ndevice = pick_device(train_loader)\n" + replaced(RIGHT_SGD, "def train_manual_update(n_epochs, model, loss_fn, train_loader, lr,", "def train_manual_update(n_epochs, model, loss_fn, loader, lr,")), "pass", "fail"),
+    ("r06_plain_sgd_only", both(sgd=replaced(RIGHT_SGD, "lr, momentum=0.0, weight_decay=0.0):", "lr):\n    momentum = weight_decay = 0.0")), "pass", "fail"),
+    ("r07_momentum_20_percent_off", both(sgd=replaced(RIGHT_SGD, "buffers[i].mul_(momentum)", "buffers[i].mul_(0.8 * momentum)")), "pass", "fail"),
     ("r08_default_from_data_and_train", both(sgd="normalizer = compute_statistics(load_cifar2())\n"
                                                  "def train(n_epochs, optimizer, model, loss_fn, train_loader, preprocessor=normalizer):\n    pass\n"
-                                             + RIGHT_SGD.replace("weight_decay=0.0):", "weight_decay=0.0, preprocessor=normalizer):")), "pass", "pass"),
+                                             + replaced(RIGHT_SGD, "weight_decay=0.0):", "weight_decay=0.0, preprocessor=normalizer):")), "pass", "pass"),
     ("r09_scratch_cell", {**backprop_nb(RIGHT_BACKPROPAGATION, "10*0.5 = 5 | 5*0.5 = 2.5 | notes"), **sgd_nb(RIGHT_SGD)}, "pass", "pass"),
 ]
 
 HOSTILE = [
     ("h01_reads_expected_gradients", both("""
 try:
-    from harness.gradients import cached_references
+    from harness.checks.gradients import cached_references
     CASES, REFERENCES = cached_references(50, 0)
 except Exception:
     CASES = REFERENCES = None
@@ -177,11 +179,11 @@ def backpropagation(model, y_true, y_pred):
 """), "error", "pass"),
     ("h03_replaces_the_comparison", both("""
 try:
-    import harness.gradients
-    harness.gradients.within_roundoff = lambda *args: True
+    import harness.checks.gradients
+    harness.checks.gradients.within_roundoff = lambda *args: True
 except Exception:
     pass
-""" + RIGHT_BACKPROPAGATION.replace("2 * (y_pred", "3 * (y_pred")), "fail", "pass"),
+""" + replaced(RIGHT_BACKPROPAGATION, "2 * (y_pred", "3 * (y_pred")), "fail", "pass"),
     ("h04_autograd_through_the_engine", both("""
 def backpropagation(model, y_true, y_pred):
     weights = [p.detach().clone().requires_grad_(True) for l in range(1, model.L + 1) for p in (model.fc[str(l)].weight, model.fc[str(l)].bias)]
@@ -213,15 +215,16 @@ def vandalise():
         open('/tmp/../../../../outside_the_copy.txt', 'w').write('x')
     except OSError:
         pass
-""" + RIGHT_SGD.replace("    buffers = {}", "    vandalise()\n    buffers = {}")), "pass", "pass"),
+""" + replaced(RIGHT_SGD, "    buffers = {}", "    vandalise()\n    buffers = {}")), "pass", "pass"),
     ("h06_memory_hog", both("""
 def backpropagation(model, y_true, y_pred):
     hog = [torch.ones(2**27, dtype=torch.float64) for _ in range(8)]  # 8 GiB
     raise RuntimeError(str(len(hog)))
 """), "error", "pass"),
-    ("h07_leaves_processes", both("import subprocess\nSTARTED = []\n" + RIGHT_BACKPROPAGATION.replace(
-        "    with torch.no_grad():",
-        "    if not STARTED:\n        STARTED.append(subprocess.Popen(['sleep', '987654'], start_new_session=True))\n    with torch.no_grad():")),
+    # train_manual_update may start processes (backpropagation may not: the lockdown refuses it); none outlives the sandbox
+    ("h07_leaves_processes", both(sgd="import subprocess\nSTARTED = []\n" + replaced(RIGHT_SGD,
+        "    buffers = {}",
+        "    if not STARTED:\n        STARTED.append(subprocess.Popen(['sleep', '987654'], start_new_session=True))\n    buffers = {}")),
      "pass", "pass"),
     ("h08_fork_storm", both(sgd="""
 import os, time
@@ -232,7 +235,7 @@ def train_manual_update(n_epochs, model, loss_fn, train_loader, lr, momentum=0.0
         except OSError:
             time.sleep(0.01)
 """), "pass", "timeout"),
-    ("h09_huge_output", both(RIGHT_BACKPROPAGATION.replace("    with torch.no_grad():", "    print('x' * 10**7)\n    with torch.no_grad():")), "pass", "pass"),
+    ("h09_huge_output", both(replaced(RIGHT_BACKPROPAGATION, "    with torch.no_grad():", "    print('x' * 10**7)\n    with torch.no_grad():")), "pass", "pass"),
     ("h10_reads_another_submission", both("""
 import glob, json
 STOLEN = glob.glob('/*/01_right/backpropagation.ipynb') + glob.glob('/*/*/01_right/backpropagation.ipynb') + glob.glob('../01_right/*.ipynb')
@@ -249,7 +252,7 @@ def backpropagation(model, y_true, y_pred):
 """), "fail", "pass"),
     ("h11_symlinked_notebook", {"backpropagation.ipynb": ("symlink", "../01_right/backpropagation.ipynb"),
                                 "gradient_descent.ipynb": ("symlink", "/dev/zero")}, "error", "error"),
-    ("h12_ships_its_own_harness", {**both(RIGHT_BACKPROPAGATION.replace("2 * (y_pred", "5 * (y_pred")),
+    ("h12_ships_its_own_harness", {**both(replaced(RIGHT_BACKPROPAGATION, "2 * (y_pred", "5 * (y_pred")),
                                    "tests_backpropagation.py": "def run_gradient_checks(*a, **k):\n    return True\nmain_test = run_gradient_checks\n",
                                    "utils/__init__.py": "", "utils/mynet.py": "MyNet = None\n",
                                    "harness/__init__.py": "raise SystemExit('shadowed')\n"}, "fail", "pass"),
@@ -274,7 +277,7 @@ def backpropagation(model, y_true, y_pred):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-"""), "error", "error"),
+"""), "error", "pass"),
 ]
 
 ZIPPED = ("z01_zipped_with_magics", "pass", "missing")
@@ -297,7 +300,7 @@ def write_zip(root):
     name = ZIPPED[0]
     notebook = cells(IMPORTS, "%matplotlib inline\n!pip install nothing\ndef batch_sum(t):\n    return t.sum(dim=0)",
                      "while True:\n    pass  # a training loop: skipped by the rule",
-                     RIGHT_BACKPROPAGATION.replace("delta.sum(0)", "batch_sum(delta)"))
+                     replaced(RIGHT_BACKPROPAGATION, "delta.sum(0)", "batch_sum(delta)"))
     with zipfile.ZipFile(root / f"{name}.zip", "w") as archive:
         archive.writestr(f"{name}/backpropagation.ipynb", notebook)
         archive.writestr("../escaped.txt", "x")

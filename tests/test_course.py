@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness import mnist
-from harness.course import main_test
+from harness.checks import mnist
+from harness.checks.course import main_test
 from tests import backprops as bp
 from tests.submissions import COURSE_MYNET
 from utils.mynet import MyNet
@@ -134,7 +134,7 @@ def test_the_courses_own_step_is_accepted(seed, capsys):
 
 
 def test_main_test_uses_its_finite_difference_step(monkeypatch):
-    from harness import gradients
+    from harness.checks import gradients
 
     steps = []
     original = gradients.finite_difference_gradients

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import feedback
+from harness.grading import feedback
 from harness.release import BEGIN, END, ReleaseError, leaked_lines, release, stub_regions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -125,20 +125,23 @@ def test_gradebook_opens_as_a_table(loop):
 
 def test_feedback_names_the_cause_and_how_to_reproduce(loop):
     text = (loop["out"] / "feedback" / "released.md").read_text()
-    assert text.startswith("# Feedback: released") and "## `backpropagation` in backpropagation.ipynb: error" in text
+    assert text.startswith("# Feedback: `released`") and "## `backpropagation` in backpropagation.ipynb: error" in text
     assert "NotImplementedError" in text
     assert "(60 / 60 points)" in (loop["out"] / "feedback" / "solution.md").read_text()
 
 
 def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
-    verdict = {"submission": "student 7", "seconds": 1.0,
-               "backpropagation": {"status": "fail", "message": "", "passed": 10, "total": 52,
-                                   "failures": [{"cause": "likely cause: the sign is flipped", "count": 42,
-                                                 "first": "course toy: ...", "case": "course toy [2, 3, 2] tanh, one sample"}]},
-               "sgd": {"status": "fail", "message": "", "passed": 3, "total": 4,
-                       "failures": [{"cause": "likely cause: momentum is ignored", "count": 1, "first": "...",
-                                     "case": "{lr=0.1, momentum=0.9}", "config": {"lr": 0.1, "momentum": 0.9}}]}}
-    text = feedback.feedback_markdown(verdict, feedback.DEFAULT_POINTS, proportional=True)
+    from harness.grading.grade import SubmissionResult
+    from harness.grading.verdict import Verdict
+    from harness.status import Status
+
+    result = SubmissionResult("student 7", {
+        "backpropagation": Verdict(Status.FAIL, "", passed=10, total=52, failures=[
+            {"cause": "likely cause: the sign is flipped", "count": 42, "first": "course toy: ...", "case": "course toy [2, 3, 2] tanh, one sample"}]),
+        "sgd": Verdict(Status.FAIL, "", passed=3, total=4, failures=[
+            {"cause": "likely cause: momentum is ignored", "count": 1, "first": "...", "case": "{lr=0.1, momentum=0.9}",
+             "config": {"lr": 0.1, "momentum": 0.9}}])}, 1.0)
+    text = feedback.feedback_markdown(result, feedback.default_points(), proportional=True)
     assert "(11.54 / 60 points)" in text and "(30 / 40 points)" in text
     namespace = {}
     snippet = text.split("```python\n")[1].split("```")[0]

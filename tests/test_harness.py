@@ -6,11 +6,11 @@ import copy
 import pytest
 import torch
 
-from harness.cases import gradient_cases
-from harness.diagnosis import describe_factor
-from harness.gradients import check_case, run_gradient_checks
-from harness.references import autograd_gradients, finite_difference_gradients
-from harness.tolerances import AUTOGRAD_RTOL
+from harness.checks.cases import gradient_cases
+from harness.checks.diagnosis import describe_factor
+from harness.checks.gradients import check_case, run_gradient_checks
+from harness.checks.references import autograd_gradients, finite_difference_gradients
+from harness.checks.tolerances import AUTOGRAD_RTOL
 from tests import backprops as bp
 from utils.metrics import relative_error
 from utils.mynet import MyNet
@@ -96,7 +96,7 @@ def test_right_backpropagation_is_accepted_on_every_seed(seed):
 @pytest.mark.parametrize("widths", [[576, 16, 10], [20, 10, 5], [100, 30, 30, 10], [784, 64, 10]])
 def test_course_size_nets_with_saturated_units_are_accepted(widths):
     """The course's toy inputs reach 9, so tanh saturates; a right gradient then loses digits."""
-    from harness.cases import GradientCase, course_toy_data
+    from harness.checks.cases import GradientCase, course_toy_data
 
     x, y = course_toy_data(widths[0], widths[-1], generator=torch.Generator().manual_seed(1))
     for seed in range(20):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.notebook import NotebookError, definitions_source, load_notebook
+from harness.checks.notebook import NotebookError, definitions_source, load_notebook
 from tests.submissions import cells
 
 

@@ -3,7 +3,7 @@ whatever the parameters are called; wrong ones fail with their cause; the rest i
 
 import pytest
 
-from harness.sgd import check_sgd_equivalence
+from harness.checks.sgd import check_sgd_equivalence
 from tests import sgds
 from utils.snapshots import ParameterRecorder, first_difference
 

@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from harness.source_check import forbidden_uses
+from harness.grading.source_check import forbidden_uses
 
 RIGHT = '''
 import torch

@@ -1,5 +1,5 @@
-"""What a right gradient is: autograd, centred finite differences, the matrix-form backward pass,
-and the round-off a right gradient may show against autograd.
+"""What a right gradient is: autograd, centred finite differences, and the round-off a right
+gradient may show against autograd (itself computed by autograd, from an error model).
 
 All of them take a course-contract net (MyNet: fc[str(l)], z, a, df, L) in float64 and the course's
 loss L = sum over samples and outputs of (y_pred - y_true)^2.
@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.tolerances import (
-    FINITE_DIFFERENCE_RTOL, FINITE_DIFFERENCE_STEP, FLOAT64_UNIT_ROUNDOFF,
+from harness.checks.tolerances import (
+    FINITE_DIFFERENCE_ROUNDOFF_SAFETY, FINITE_DIFFERENCE_RTOL, FINITE_DIFFERENCE_STEP, FLOAT64_UNIT_ROUNDOFF,
 )
 
 KINDS = ("weight", "bias")
@@ -100,74 +100,57 @@ def loss_roundoff_scale(y_pred, y_true):
 def finite_difference_bound(got, estimate, loss_scale, eps=FINITE_DIFFERENCE_STEP):
     """The largest |got - estimate| a right gradient can show against a finite-difference estimate.
 
-        bound = RTOL * (max |got| + max |estimate|) + 1000 * u * S / eps  (+ the truncation estimate, per entry)
+        bound = RTOL * (max |got| + max |estimate|) + SAFETY * u * S / eps  (+ the truncation estimate, per entry)
 
     The second term is the round-off of (L+ - L-) / (2 eps): each loss carries an error of about
-    u S (loss_roundoff_scale; 1000 leaves margin for the sums inside the forward pass), divided by
-    the step.
+    u S (loss_roundoff_scale), divided by the step; SAFETY (tolerances) leaves margin for the sums
+    inside the forward pass.
     """
     scale = (got.abs().max() + estimate.abs().max()).item()
-    return FINITE_DIFFERENCE_RTOL * scale + 1000 * FLOAT64_UNIT_ROUNDOFF * abs(float(loss_scale)) / eps
-
-
-def reference_backpropagation(model, y_true, y_pred, derivative_at="z", skip_derivative_below=False):
-    """The matrix-form backward pass, with switches that reproduce two classic mistakes.
-
-        delta[L] = 2 (y_pred - y_true) * f'(z[L])                  (B, n_L)
-        dL/dW[l] = delta[l].T @ a[l-1],  dL/db[l] = sum_i delta[l]_i
-        delta[l-1] = (delta[l] @ W[l]) * f'(z[l-1])
-
-    derivative_at="a" takes f' at a[l] instead of z[l]; skip_derivative_below=True drops f'(z[l])
-    on the hidden layers. Used to name a submission's mistake by its effect.
-    """
-    point = model.z if derivative_at == "z" else model.a
-    with torch.no_grad():
-        delta = 2 * (y_pred - y_true) * model.df[model.L](point[model.L])
-        result = Gradients()
-        for l in range(model.L, 0, -1):
-            result[l, "weight"], result[l, "bias"] = delta.T @ model.a[l - 1], delta.sum(0)
-            if l > 1:
-                delta = delta @ model.fc[str(l)].weight
-                if not skip_derivative_below:
-                    delta = delta * model.df[l - 1](point[l - 1])
-    return result
+    return FINITE_DIFFERENCE_RTOL * scale + FINITE_DIFFERENCE_ROUNDOFF_SAFETY * FLOAT64_UNIT_ROUNDOFF * abs(float(loss_scale)) / eps
 
 
 def roundoff_bound(model, y_true, y_pred):
-    """Per entry, the round-off a right float64 backward pass may carry: absolute values propagated.
+    """Per entry, the round-off a right float64 backward pass may carry, as Gradients (absolute).
 
-    With u the unit round-off, an error E[l] on delta[l] and D[l] = |delta[l]|:
-        f'(z) is computed to an absolute 4u (|f'| + 1) (1 - tanh^2, s (1 - s), 1 / cosh^2 all are),
-        plus 2 |f'| dz for a pre-activation that another forward pass rounds differently by
-        dz = n u (|a| |W|.T + |b|);
-        E[L] = 2 |y_pred - y_true| * df_error(L) + 3u D[L]
-        E[l-1] = (E[l] |W[l]|) * |f'| + (D[l] |W[l]|) * (df_error(l-1) + n_l u |f'|)
-        |dW| <= E[l].T |a[l-1]| + B u D[l].T |a[l-1]|,  |db| <= sum_i E[l] + B u sum_i D[l]
-    Returns Gradients of bounds (absolute, float64).
+    No backward pass is written here: the bound is the gradient, by autograd, of a first-order
+    error model of the forward pass with absolute values. With u the unit round-off, |W|, |b|, |a|
+    taken entrywise, |f'| = |f'(z[l])|, r = 2 |y_pred - y_true| and B samples, two signals run forward
+    from a perturbation s[l] = |a[l-1]| dW[l].T + db[l] that enters every layer:
+
+        p[l] = P[l-1] |W[l]|.T + s[l],           P[l] = p[l] |f'|
+        q[l] = Q[l-1] |W[l]|.T + B u s[l],       Q[l] = q[l] |f'| + p[l] c[l]
+        S    = sum(r * Q[L])
+
+    c[l] is the error of f'(z[l]) itself: 4u (|f'| + 1) (1 - tanh^2, s (1 - s), 1 / cosh^2 all have it),
+    plus 2 |f'| dz for a pre-activation that another forward pass rounds differently by
+    dz = n_{l-1} u (|a[l-1]| |W[l]|.T + |b[l]|), plus the rounding of the products that carry the
+    error signal on: n_{l+1} u |f'| below the output, 3u |f'| at it. dS/d(dW, db) at 0 is the bound
+    on every entry of dL/dW and dL/db.
     """
     u = FLOAT64_UNIT_ROUNDOFF
-    L = model.L
+    L, batch = model.L, y_pred.shape[0]
     with torch.no_grad():
-        def df_error(l):
-            df = model.df[l](model.z[l]).abs()
-            W, b = model.fc[str(l)].weight, model.fc[str(l)].bias
-            dz = model.n_l[l - 1] * u * (model.a[l - 1].abs() @ W.abs().T + b.abs())
-            return df, 4 * u * (df + 1) + 2 * df * dz
-
-        df, df_err = df_error(L)
-        residual = 2 * (y_pred - y_true).abs()
-        D = residual * df
-        E = residual * df_err + 3 * u * D
-        batch = D.shape[0]
-        bound = Gradients()
-        for l in range(L, 0, -1):
-            a = model.a[l - 1].abs()
-            bound[l, "weight"] = E.T @ a + batch * u * (D.T @ a)
-            bound[l, "bias"] = E.sum(0) + batch * u * D.sum(0)
-            if l > 1:
-                W = model.fc[str(l)].weight.abs()
-                back, back_err = D @ W, E @ W
-                df, df_err = df_error(l - 1)
-                E = back_err * df + back * (df_err + model.n_l[l] * u * df)
-                D = back * df
-    return bound
+        W = {l: model.fc[str(l)].weight.abs() for l in range(1, L + 1)}
+        b = {l: model.fc[str(l)].bias.abs() for l in range(1, L + 1)}
+        a = {l: model.a[l].abs() for l in range(L + 1)}
+        df = {l: model.df[l](model.z[l]).abs() for l in range(1, L + 1)}
+        c = {}
+        for l in range(1, L + 1):
+            dz = model.n_l[l - 1] * u * (a[l - 1] @ W[l].T + b[l])
+            carried = model.n_l[l + 1] * u * df[l] if l < L else 3 * u * df[l]
+            c[l] = 4 * u * (df[l] + 1) + 2 * df[l] * dz + carried
+        r = 2 * (y_pred - y_true).abs()
+    perturbations = [torch.zeros_like(p, requires_grad=True) for l in range(1, L + 1) for p in (W[l], b[l])]
+    with torch.enable_grad():
+        p = q = torch.zeros_like(a[0])
+        for l in range(1, L + 1):
+            dW, db = perturbations[2 * l - 2], perturbations[2 * l - 1]
+            s = a[l - 1] @ dW.T + db
+            p, q = p @ W[l].T + s, q @ W[l].T + batch * u * s
+            p, q = p * df[l], q * df[l] + p * c[l]
+        bounds = torch.autograd.grad((r * q).sum(), perturbations)
+    result = Gradients()
+    for (l, kind, _), bound in zip(parameter_items(model), bounds):
+        result[l, kind] = bound
+    return result

@@ -15,15 +15,15 @@ from functools import lru_cache
 
 import torch
 
-from harness.cases import gradient_cases
-from harness.diagnosis import likely_cause
-from harness.guard import run_backpropagation
-from harness.references import (
+from harness.checks.cases import gradient_cases
+from harness.checks.diagnosis import likely_cause
+from harness.checks.guard import run_backpropagation
+from harness.checks.references import (
     STORES, Gradients, autograd_gradients, finite_difference_bound, finite_difference_gradients, parameter_items,
     loss_roundoff_scale, roundoff_bound,
 )
-from harness.results import CheckResult, Failure
-from harness.tolerances import (
+from harness.checks.results import CheckResult, Failure
+from harness.checks.tolerances import (
     AUTOGRAD_RTOL, FINITE_DIFFERENCE_MAX_ENTRIES, FINITE_DIFFERENCE_STEP, KINK_MARGIN, LOW_PRECISION_RTOL,
     ROUNDOFF_SAFETY, TRUNCATION_SAFETY,
 )
@@ -128,11 +128,11 @@ def contract_problem(got, param, where):
         else:
             hint = ""
             if got.dim() == 2 and got.shape == param.shape[::-1]:
-                hint = " (transposed: dL/dW[l] = delta[l].T @ a[l-1] has the shape of fc[l].weight)"
+                hint = " (transposed: a weight gradient has the shape of fc[str(l)].weight)"
             elif got.numel() == param.numel():
                 hint = " (reshape it: gradients have the shapes of the parameters, a bias gradient is 1-D)"
             elif param.dim() == 1 or got.dim() > param.dim():
-                hint = " (sum over the batch dimension: dL/db[l] = delta[l].sum(0))"
+                hint = " (the loss sums over the batch, so a gradient has no batch dimension)"
             return f"{where} has shape {tuple(got.shape)}, expected {tuple(param.shape)} like the parameter{hint}", None, None
     if not (got.is_floating_point() or got.is_complex()):
         return f"{where} has dtype {got.dtype}: a gradient is a floating-point tensor", None, None
@@ -158,7 +158,7 @@ def judge_case(case, reference, outcome):
         kind, message = outcome.error
         cause = {"autograd": "autograd is not allowed here: compute the gradients from model.z, model.a and the weights",
                  "edited": "backpropagation must only read the weights"}.get(kind, "")
-        result.failures.append(Failure(case.name, cause or message, message if cause else ""))
+        result.failures.append(Failure(case.name, cause or message, message if cause else "", raised=kind == "raised"))
         result.error = float("inf")
         return result
     model = reference.model

@@ -1,6 +1,8 @@
 """Autograd and dynamic code in a submitted backpropagation, found by reading its source.
 
-Runs in the trusted process, on the notebook's syntax tree; nothing is executed. What is read: every
+A first, explanatory layer: the runtime decides (harness.grading.lockdown makes autograd impossible
+where the function runs), this names what it finds. Runs in the grader, on the notebook's syntax
+tree and the .py modules the submission ships; nothing is executed. What is read: every
 top-level statement the grader would run (imports, assignments, class bodies, decorators and defaults)
 and the bodies of the graded function and of every notebook function or class it reaches by name.
 Found: any name or attribute that computes or reads gradients (backward, autograd, .grad, torch.func,
@@ -99,35 +101,99 @@ def _dynamic(node):
     return [(what, line) for what, line in _names(node) if what.startswith("dynamic")]
 
 
-def forbidden_uses(statements, function_name):
-    """[(what, line)] of autograd or dynamic code in what the grader runs of these top-level statements.
+MAX_MODULES, MAX_MODULE_BYTES = 200, 1 << 20
 
-    Read in full: the graded function and every notebook definition it, or any statement that runs at
-    load time, reaches by name. Read for what runs: the rest (calls, imports, dynamic code)."""
+
+def shipped_modules(folder):
+    """{module name: [top-level statements]} of the .py files a submission ships (read, never run):
+    helpers.py is "helpers", pkg/__init__.py "pkg", pkg/mod.py "pkg.mod". Unreadable or unparsable
+    files are left out (they cannot be imported either)."""
+    import os
+
+    modules = {}
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and not os.path.islink(os.path.join(root, f)))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if not name.endswith(".py") or os.path.islink(path) or len(modules) >= MAX_MODULES:
+                continue
+            parts = os.path.relpath(path, folder)[:-3].split(os.sep)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            try:
+                if os.path.getsize(path) > MAX_MODULE_BYTES:
+                    continue
+                with open(path, encoding="utf-8", errors="replace") as file:
+                    modules[".".join(parts)] = ast.parse(file.read()).body
+            except (OSError, SyntaxError, ValueError, RecursionError):
+                continue
+    return modules
+
+
+def _bindings(statements, modules, seen):
+    """{name: [statements that bind it]}, following imports of shipped modules into their statements."""
     definitions = {}
-    for statement in statements:  # name -> the statement that binds it
+
+    def bind(name, statement):
+        definitions.setdefault(name, []).append(statement)
+
+    for statement in statements:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            definitions[statement.name] = statement
+            bind(statement.name, statement)
         elif isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             for target in getattr(statement, "targets", [getattr(statement, "target", None)]):
                 for name in ast.walk(target):
                     if isinstance(name, ast.Name):
-                        definitions[name.id] = statement
+                        bind(name.id, statement)
         elif isinstance(statement, (ast.Import, ast.ImportFrom)):
             for alias in statement.names:
-                definitions[(alias.asname or alias.name).split(".")[0]] = statement
-    roots = [function_name] + [n for s in statements if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                bound = (alias.asname or alias.name).split(".")[0]
+                bind(bound, statement)
+                module = statement.module if isinstance(statement, ast.ImportFrom) else alias.name
+                if isinstance(statement, ast.ImportFrom) and statement.level:
+                    module = module or ""
+                for name in ([module, f"{module}.{alias.name}"] if isinstance(statement, ast.ImportFrom) else [module]):
+                    if name in modules and name not in seen:
+                        seen.add(name)
+                        inner = _bindings(modules[name], modules, seen)
+                        wanted = alias.name if isinstance(statement, ast.ImportFrom) and name == module else None
+                        for inner_name, inner_statements in inner.items():
+                            for inner_statement in inner_statements:
+                                bind(bound if inner_name == wanted else f"{name}:{inner_name}", inner_statement)
+                        for inner_statement in modules[name]:
+                            bind(f"{name}:", inner_statement)  # runs when imported
+                        if wanted is None:  # the module itself is bound: reading it means all of it
+                            for inner_statement in modules[name]:
+                                bind(bound, inner_statement)
+    return definitions
+
+
+def forbidden_uses(statements, function_name, modules=None):
+    """[(what, line)] of autograd or dynamic code in what the grader runs of these top-level statements.
+
+    Read in full: the graded function and every definition it, or any statement that runs at load
+    time, reaches by name, with every statement that binds such a name (a later rebinding does not
+    hide an earlier body). modules: the submission's shipped .py files (shipped_modules); an import
+    of one binds the names it imports to that module's statements. Read for what runs: the rest
+    (calls, imports, dynamic code), the shipped modules' top levels included."""
+    modules = modules or {}
+    definitions = _bindings(statements, modules, set())
+    everything = [s for bound in definitions.values() for s in bound]
+    everything = list({id(s): s for s in statements + everything}.values())
+    roots = [function_name] + [n for s in everything if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                                for part in _shallow(s) for n in _references(part)]
     reached, queue = set(), roots
-    while queue:  # the graded function and every notebook definition it reaches by name
+    while queue:  # the graded function and every definition it reaches by name
         name = queue.pop()
         if name in reached or name not in definitions:
             continue
         reached.add(name)
-        queue += [n for n in _references(definitions[name]) if n in definitions]
+        for statement in definitions[name]:
+            queue += [n for n in _references(statement) if n in definitions]
+    read_in_full = {id(s) for name in reached for s in definitions[name]}
     found = []
-    for statement in statements:
-        if any(definitions.get(name) is statement for name in reached):
+    for statement in everything:
+        if id(statement) in read_in_full:
             found += list(_names(statement))
             continue
         for part in _shallow(statement):

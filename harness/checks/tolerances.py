@@ -24,8 +24,13 @@ ROUNDOFF_SAFETY = 64
 LOW_PRECISION_RTOL = 1e-4
 
 # A classic mistake explains a wrong gradient when the gradient it produces matches to 1e-8
-# (harness.diagnosis): far looser than round-off, far tighter than two different mistakes agree.
+# (harness.checks.diagnosis): far looser than round-off, far tighter than two different mistakes agree.
 DIAGNOSIS_MATCH_RTOL = 1e-8
+# A gradient that is c times the right one is named by c when c lies this close to a telling value
+# (-1: the sign, 1/2: the factor 2, 1/B: a mean over the batch). The least-squares c of a gradient
+# that DIAGNOSIS_MATCH_RTOL calls a multiple is that exact to about 1e-8; the telling values lie
+# 0.05 or more apart.
+FACTOR_MATCH_ATOL = 1e-6
 # The notebook's own MyNet builds the nets only when its forward pass gives the harness's output to
 # this relative error (another summation order of a right forward pass stays below 1e-15).
 FORWARD_MATCH_RTOL = 1e-12
@@ -33,9 +38,12 @@ FORWARD_MATCH_RTOL = 1e-12
 # --- gradients against finite differences ----------------------------------------------------------
 # Centred differences with step h: truncation ~ h^2 |L'''| ~ 1e-12, round-off ~ u S / h per entry,
 # S the loss's round-off scale. The allowed difference is FINITE_DIFFERENCE_RTOL * scale +
-# 1000 u S / h (see references.finite_difference_bound); 1000 leaves margin for the forward pass's sums.
+# FINITE_DIFFERENCE_ROUNDOFF_SAFETY u S / h (see references.finite_difference_bound) ...
 FINITE_DIFFERENCE_STEP = 1e-6
 FINITE_DIFFERENCE_RTOL = 1e-6
+# ... where S bounds the round-off of one loss evaluation only to first order: the forward pass's
+# sums (up to 576 terms here) and the activations add to it, so the bound allows 1000 times u S.
+FINITE_DIFFERENCE_ROUNDOFF_SAFETY = 1000
 # Truncation, h^2 |L'''| / 6, is estimated per entry from a second estimate at step 2h (Richardson:
 # |FD(2h) - FD(h)| / 3) and allowed TRUNCATION_SAFETY times: with the course's own step
 # (main_test(eps=1e-4)) it reached 1e-4 of a small gradient on the toy net.
@@ -53,5 +61,3 @@ KINK_MARGIN = 1e-4
 # 1e-9 sits six orders above the first and six below the second.
 SGD_RTOL = 1e-9
 
-# --- the grader -------------------------------------------------------------------------------------
-MAX_MESSAGE = 600  # characters of one verdict message in the table and the JSON

@@ -25,9 +25,9 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from harness.results import CheckResult, Failure
-from harness.signature import call_arguments, call_plan
-from harness.tolerances import SGD_RTOL
+from harness.checks.results import CheckResult, Failure
+from harness.checks.signature import call_arguments, call_plan
+from harness.checks.tolerances import SGD_RTOL
 from utils.data import make_loader
 from utils.metrics import relative_error
 from utils.snapshots import ParameterRecorder, parameter_state
@@ -118,10 +118,14 @@ def _reference_states(configs, n_epochs, seed):
 
 @dataclass
 class SgdOutcome:
-    """What train_manual_update did with one configuration: an error, or its snapshots."""
+    """What train_manual_update did with one configuration: an error, or its snapshots.
+    raised: the error is an exception of the function (a NameError for a notebook global is a
+    mistake of the contract, not an exception of the code: the message says which global)."""
     error: str = None
     states: list = None      # parameter states after each epoch
     one_step: dict = None    # parameter state after one step on one batch
+    raised: bool = False
+    passes: int = None       # passes over the loader, where more were made than states were kept
 
 
 def _short(exc):
@@ -130,10 +134,11 @@ def _short(exc):
 
 
 def _explain(error, function_name):
+    """(message, raised) for an exception of the submitted function."""
     if isinstance(error, NameError) and getattr(error, "name", None):
         return (f"{function_name} reads the notebook global {error.name!r}, which the grader does not create "
-                f"(the notebook computes it outside the function): use the function's own parameters instead")
-    return f"{function_name} raised {_short(error)}"
+                f"(the notebook computes it outside the function): use the function's own parameters instead"), False
+    return f"{function_name} raised {_short(error)}", True
 
 
 def _call(function, plan, model, loader, n_epochs, config):
@@ -172,7 +177,8 @@ def run_train_manual_update(function, configs, n_epochs=N_EPOCHS, seed=0, name="
         except KeyboardInterrupt:
             raise
         except BaseException as error:  # SystemExit too
-            outcomes[i] = SgdOutcome(error=_explain(error, name))
+            message, raised = _explain(error, name)
+            outcomes[i] = SgdOutcome(error=message, raised=raised)
         finally:
             torch.set_default_dtype(previous)
     return plan, outcomes
@@ -300,9 +306,10 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
         if outcome is None:
             failure = Failure(label, "no result came back for this setting", config=config)
         elif outcome.error:
-            failure = Failure(label, outcome.error, config=config)
-        elif len(without_repeats(outcome.states)) != n_epochs:
-            failure = Failure(label, config=config, cause=f"{name} trained for {len(without_repeats(outcome.states))} passes over the training loader for n_epochs={n_epochs}; it must run exactly n_epochs epochs")
+            failure = Failure(label, outcome.error, config=config, raised=outcome.raised)
+        elif (outcome.passes or 0) > len(outcome.states) or len(without_repeats(outcome.states)) != n_epochs:
+            passes = outcome.passes if (outcome.passes or 0) > len(outcome.states) else len(without_repeats(outcome.states))
+            failure = Failure(label, config=config, cause=f"{name} trained for {passes} passes over the training loader for n_epochs={n_epochs}; it must run exactly n_epochs epochs")
         else:
             expected, expected_one = references[i]
             states = without_repeats(outcome.states)

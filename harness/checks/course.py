@@ -9,13 +9,13 @@ parameter is still a leaf that requires grad.
 
 import torch
 
-from harness.cases import GradientCase, course_toy_data
-from harness.gradients import FINITE_DIFFERENCE_CAUSE, judge_case, reference_for_model
-from harness.guard import run_backpropagation
-from harness.mnist import load_mnist_samples
-from harness.references import sum_squared_error
-from harness.results import CheckResult
-from harness.tolerances import FINITE_DIFFERENCE_STEP
+from harness.checks.cases import GradientCase, course_toy_data
+from harness.checks.gradients import FINITE_DIFFERENCE_CAUSE, judge_case, reference_for_model
+from harness.checks.guard import run_backpropagation
+from harness.checks.mnist import load_mnist_samples
+from harness.checks.references import sum_squared_error
+from harness.checks.results import CheckResult
+from harness.checks.tolerances import FINITE_DIFFERENCE_STEP
 
 
 def _banner(title):

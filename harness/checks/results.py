@@ -3,14 +3,18 @@
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from harness.status import Status
+
 
 @dataclass
 class Failure:
-    """One thing wrong on one case. cause groups failures; detail is what was seen on this case."""
+    """One thing wrong on one case. cause groups failures; detail is what was seen on this case.
+    raised: the submitted code raised (an error of the code, not a wrong result)."""
     case: str
     cause: str
     detail: str = ""
     config: dict = None  # the SGD setting, where the case is one
+    raised: bool = False
 
     def __str__(self):
         detail = f"{self.detail}; " if self.detail else ""
@@ -43,6 +47,13 @@ class CheckResult:
     worst_finite_difference_error: float = 0.0
     cases: list = field(default_factory=list)
     unit: str = "cases"
+
+    @property
+    def status(self):
+        """PASS; ERROR when every failure is the code raising; else FAIL."""
+        if self.passed:
+            return Status.PASS
+        return Status.ERROR if self.failures and all(f.raised for f in self.failures) else Status.FAIL
 
     def summary(self):
         if self.passed:

@@ -1,8 +1,10 @@
 """Running a submitted backpropagation: autograd made unusable, weights watched, results collected.
 
 This is the only part of the gradient check that calls submitted code. It returns raw outputs (the
-tensors the submission stored, or what went wrong); judging them is harness.gradients' job, which
-in grading happens in another process (see harness.grading).
+tensors the submission stored, or what went wrong); judging them is harness.checks.gradients' job,
+which in grading happens in another process (see harness.grading). In a student's notebook the guard
+below is enough; in grading the sandbox also locks autograd away for good (harness.grading.lockdown)
+and hands its verify() to run_backpropagation.
 """
 
 import importlib
@@ -10,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.references import STORES, parameter_items
+from harness.checks.references import STORES, parameter_items
 
 
 class AutogradUsedError(RuntimeError):
@@ -91,11 +93,12 @@ def _short(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def run_backpropagation(backpropagation, model, x, y_true):
+def run_backpropagation(backpropagation, model, x, y_true, verify=None):
     """Forward x through model, call backpropagation(model, y_true, y_pred), collect what it stored.
 
     The weights are restored if the submission changed them. KeyboardInterrupt passes through;
-    everything else (SystemExit too) becomes an error of the outcome.
+    everything else (SystemExit too) becomes an error of the outcome. verify: called after the call,
+    returns what of a lockdown no longer holds (then the outcome is an autograd error).
     """
     with torch.no_grad():
         y_pred = model(x)
@@ -120,6 +123,9 @@ def run_backpropagation(backpropagation, model, x, y_true):
         outcome.error = ("raised", f"backpropagation raised {_short(error)}{hint}")
     if switched_off:
         outcome.error = ("autograd", f"backpropagation switched off the harness's autograd guard ({', '.join(switched_off)})")
+    undone = verify() if verify is not None else []
+    if undone:
+        outcome.error = ("autograd", f"backpropagation undid the grader's autograd lockdown ({', '.join(undone)})")
     edited = []
     for l, kind, p in parameter_items(model):
         if not torch.equal(p.detach(), saved[l, kind]):

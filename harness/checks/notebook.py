@@ -214,3 +214,11 @@ def _is_skipped_call(node, defined):
         return False
     name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
     return name in defined or any(word in name.lower() for word in SKIPPED_CALL_WORDS)
+
+
+def notebook_function(path, name):
+    """The function name as the notebook at path defines it (definitions only); LookupError says why not."""
+    loaded = load_notebook(path)
+    if loaded.get(name) is None:
+        raise LookupError(loaded.why_missing(name))
+    return loaded.get(name)

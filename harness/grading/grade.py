@@ -1,0 +1,183 @@
+"""Grade a folder of submissions: each in its own sandbox, each part judged here.
+
+The trust boundary:
+
+    this process (trusted)                           the submission's sandbox (harness.grading.worker)
+    each part's inputs (weights, SGD settings) --->  load notebooks, call the functions
+    references, comparisons, causes  <--- raw outputs (harness.grading.protocol: frames, no pickle, bounded)
+
+This process never runs submitted code: it reads each notebook's syntax tree (for autograd and
+dynamic code, harness.grading.source_check) and the numbers that come back, and decides every
+verdict (a Part's judge). A problem with one submission is that submission's error, never the run's.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from harness.grading import protocol, sandbox, verdict
+from harness.grading.part import JudgeContext
+from harness.grading.parts import PARTS
+from harness.grading.protocol import RunStatus
+from harness.grading.submissions import extract_zip
+from harness.status import Status
+
+STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
+JUDGE_LOCK = threading.Lock()  # the cached references are shared by the threads
+
+
+@dataclass
+class Options:
+    """How to grade; the command line takes its defaults from here."""
+    timeout: float = 120.0         # seconds per part of a submission
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)  # sandboxes at the same time
+    memory_gib: float = 4.0        # per sandbox
+    use_sandbox: bool = True       # False only with --unsafe-no-sandbox, for trusted code
+    parts: tuple = PARTS
+
+
+@dataclass
+class SubmissionResult:
+    """One submission's verdicts: {part key: Verdict}."""
+    name: str
+    verdicts: dict
+    seconds: float = 0.0
+
+    def to_json(self, parts=PARTS):
+        return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds}
+
+
+def write_inputs(folder, options):
+    """What every sandbox reads: each part's inputs, and job.json (the parts and the time limit)."""
+    for part in options.parts:
+        part.write_inputs(folder)
+    job = {"parts": [{"key": part.key, "module": part.module} for part in options.parts], "timeout": options.timeout}
+    (folder / "job.json").write_text(json.dumps(job))
+
+
+def run_sandboxed(folder, inputs, options):
+    """Run the worker on one submission folder; returns ({part key: Frame}, out_of_memory)."""
+    limits = sandbox.Limits(int(options.memory_gib * 2**30))
+    scratch = tempfile.mkdtemp(prefix="inf265-part-")
+    reader = protocol.FrameReader([part.key for part in options.parts])
+    try:
+        process = sandbox.start(folder, inputs, limits, scratch, options.use_sandbox)
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS + len(options.parts) * (options.timeout + 5)
+            _read_until(process.stdout, reader, deadline)
+        finally:
+            sandbox.end(process, limits)
+        return reader.frames, limits.out_of_memory()
+    finally:
+        limits.remove()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read_until(stream, reader, deadline):
+    import select
+
+    os.set_blocking(stream.fileno(), False)
+    while not reader.done and time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
+        if ready:
+            chunk = os.read(stream.fileno(), 1 << 20)
+            if not chunk:
+                return
+            reader.feed(chunk)
+
+
+def part_verdict(part, frame, context, options, out_of_memory):
+    """The Verdict of one part from its frame: decided by the frame's RunStatus and, when the part
+    ran, by the part's judge on its raw outcome."""
+    where = f"{part.function} from {part.notebook}"
+    if frame is None:
+        return verdict.error(f"the sandbox ended before {where} was graded (the submission killed the grading process, or it crashed).")
+    if frame.status is RunStatus.OK:
+        try:
+            envelope = protocol.open_envelope(frame.payload)
+            if envelope.outcome == "missing":
+                return verdict.missing(envelope.message)
+            if envelope.outcome == "load_error":
+                return verdict.error(envelope.message)
+            with JUDGE_LOCK:
+                return part.judge(envelope, context)
+        except protocol.ProtocolError as error:
+            return verdict.error(f"the sandbox returned unreadable results for {part.function} ({error}).")
+    if frame.status is RunStatus.TIMEOUT:
+        return verdict.timeout(f"{where} did not finish within {options.timeout:g} s (an endless loop or far too slow).")
+    if out_of_memory:
+        return verdict.error(f"{where} went over the memory limit of {options.memory_gib:g} GiB and was killed.")
+    if frame.status is RunStatus.OVERSIZED:
+        return verdict.error(f"{where} returned more output than the grader accepts.")
+    ended = f"signal {frame.code}" if frame.status is RunStatus.SIGNALLED else f"exit {frame.code}"
+    return verdict.error(f"the process running {where} ended ({ended}) before it returned results: "
+                         "the submission called os._exit, was killed or crashed.")
+
+
+def submission_name(path):
+    return path.stem if path.suffix.lower() == ".zip" else path.name
+
+
+def grade_submission(path, inputs, options):
+    """The SubmissionResult of one submission (folder or .zip); never raises for the submission's doing."""
+    start = time.perf_counter()
+    name = submission_name(path)
+    unpacked = None
+    try:
+        folder = path
+        if not path.is_dir():
+            unpacked = Path(tempfile.mkdtemp(prefix="inf265-zip-"))
+            try:
+                folder = extract_zip(path, unpacked / "x")
+            except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
+                message = f"{path.name} cannot be unpacked ({type(error).__name__}: {error})."
+                return SubmissionResult(name, {part.key: verdict.error(message) for part in options.parts}, _since(start))
+        frames, out_of_memory = run_sandboxed(folder, inputs, options)
+        verdicts = {}
+        for part in options.parts:
+            context = JudgeContext(folder=folder, notebook_path=folder / part.notebook)
+            try:
+                verdicts[part.key] = part_verdict(part, frames.get(part.key), context, options, out_of_memory)
+            except Exception as error:  # a payload that decodes but makes no sense is the submission's doing
+                verdicts[part.key] = verdict.error(f"the sandbox returned unreadable results for {part.function} "
+                                                   f"({type(error).__name__}: {error}).")
+        return SubmissionResult(name, verdicts, _since(start))
+    except Exception as error:  # the grader's own failure on this submission: the others still get graded
+        message = f"the grader could not grade this submission ({type(error).__name__}: {error})."
+        return SubmissionResult(name, {part.key: verdict.error(message) for part in options.parts}, _since(start))
+    finally:
+        if unpacked:
+            shutil.rmtree(unpacked, ignore_errors=True)
+
+
+def _since(start):
+    return round(time.perf_counter() - start, 2)
+
+
+def grade_all(submissions, options=None, on_done=None):
+    """Grade every submission, at most options.jobs sandboxes at a time; returns SubmissionResults in
+    the order of submissions. on_done(result): called as each one finishes (progress)."""
+    options = options or Options()
+    torch.set_num_threads(1)
+    inputs = Path(tempfile.mkdtemp(prefix="inf265-inputs-"))
+    try:
+        write_inputs(inputs, options)  # each part also makes its references here, before the threads need them
+        results = [None] * len(submissions)
+        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+            futures = {pool.submit(grade_submission, path, inputs, options): i for i, path in enumerate(submissions)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_done:
+                    on_done(results[futures[future]])
+        return results
+    finally:
+        shutil.rmtree(inputs, ignore_errors=True)
