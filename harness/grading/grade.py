@@ -60,7 +60,8 @@ def write_inputs(folder, options):
     """What every sandbox reads: each part's inputs, and job.json (the parts and the time limit)."""
     for part in options.parts:
         part.write_inputs(folder)
-    job = {"parts": [{"key": part.key, "module": part.module} for part in options.parts], "timeout": options.timeout}
+    job = {"parts": [{"key": part.key, "module": part.module, "notebook": part.notebook} for part in options.parts],
+           "timeout": options.timeout}
     (folder / "job.json").write_text(json.dumps(job))
 
 

@@ -42,6 +42,15 @@ class Refused(RuntimeError):
     """What the grader does not allow while a submitted backpropagation is loaded and run."""
 
 
+class RefusedFile(Refused, PermissionError):
+    """A refused file (under /proc): an OSError, as an open() that the system refuses is."""
+
+
+class RefusedFrame(Refused, ValueError):
+    """A refused frame. CPython's own sys._getframe raises ValueError when the stack is too short, and
+    the standard library's callers (namedtuple, TypeVar, enum, logging) fall back when it does."""
+
+
 def _raiser(what):
     def refuse(*args, **kwargs):
         raise AutogradUsedError(f"backpropagation called {what}, which the grader has switched off: compute the gradients by hand")
@@ -209,10 +218,12 @@ def _refusal(event, args):
     return what
 
 
-def _hook(event, args, _refusal=_refusal, _error=Refused):
+def _hook(event, args, _refusal=_refusal, _errors=(("frames", RefusedFrame), ("/proc", RefusedFile))):
+    """The audit hook; everything it uses is bound in its defaults (immutable tuples and functions)."""
     what = _refusal(event, args)
     if what is not None:
-        raise _error(f"{what} ({event}) is not available while backpropagation is graded")
+        error = next((kind for name, kind in _errors if name == what), Refused)
+        raise error(f"{what} ({event}) is not available while backpropagation is graded")
 
 
 def _lazy_device_call(device):

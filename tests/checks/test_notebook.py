@@ -3,7 +3,7 @@
 import pytest
 
 from harness.checks.notebook import NotebookError, definitions_source, load_notebook
-from tests.submissions import cells
+from tests.fixtures.submissions import cells
 
 
 def write(tmp_path, *sources):

@@ -4,7 +4,7 @@ whatever the parameters are called; wrong ones fail with their cause; the rest i
 import pytest
 
 from harness.checks.sgd import check_sgd_equivalence
-from tests import sgds
+from tests.fixtures import sgds
 from utils.snapshots import ParameterRecorder, first_difference
 
 import torch

@@ -11,7 +11,7 @@ from harness.checks.diagnosis import describe_factor
 from harness.checks.gradients import check_case, run_gradient_checks
 from harness.checks.references import autograd_gradients, finite_difference_gradients
 from harness.checks.tolerances import AUTOGRAD_RTOL
-from tests import backprops as bp
+from tests.fixtures import backprops as bp
 from utils.metrics import relative_error
 from utils.mynet import MyNet
 from utils.snapshots import ParameterRecorder

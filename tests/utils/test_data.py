@@ -15,7 +15,7 @@ from PIL import Image
 from utils import data
 from utils.data import CIFAR10_CLASSES, DatasetError, load_cifar2, make_loader
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_image_folder(root, counts={"train": 20, "test": 6}, classes=("cat", "automobile"), fmt="png"):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main as cli_main
-from tests import submissions as S
+from tests.fixtures import submissions as S
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10
 
 
@@ -33,26 +33,82 @@ def _cmdline(pid):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("submissions")
-    for name, files, _, _ in S.all_submissions():
+    for name, files, _, _ in S.sandboxed():
         S.write(root, name, files)
     S.write_zip(root)
     S.write_with_data(root)
+    S.write_hostile_names(root)
     before = tmp_path_factory.mktemp("before") / "copy"
     shutil.copytree(root, before, symlinks=True)
-    out = tmp_path_factory.mktemp("out") / "verdicts.json"
+    out = tmp_path_factory.mktemp("out")
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(root), "--json", str(out),
-                             "--timeout", str(TIMEOUT), "--jobs", "2", "--memory", "2"], capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(root), "--json", str(out / "verdicts.json"),
+                             "--csv", str(out / "gradebook.csv"), "--feedback", str(out / "feedback"),
+                             "--timeout", str(TIMEOUT), "--jobs", "2", "--memory", "2"], capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "INF265_TEST_SECRET": "the grader's own"})
     seconds = time.perf_counter() - start
-    verdicts = json.loads(out.read_text()) if out.exists() else []
-    return {"root": root, "before": before, "result": result, "verdicts": {v["submission"]: v for v in verdicts}, "seconds": seconds}
+    verdicts = json.loads((out / "verdicts.json").read_text()) if (out / "verdicts.json").exists() else []
+    return {"root": root, "before": before, "result": result, "verdicts": {v["submission"]: v for v in verdicts}, "seconds": seconds,
+            "out": out}
+
+
+def earns(status, want):
+    return status in want if isinstance(want, set) else status == want
 
 
 def test_every_submission_gets_the_status_its_work_earns(graded):
     assert graded["result"].returncode == 0, graded["result"].stderr[-2000:]
     got = {name: (v["backpropagation"]["status"], v["sgd"]["status"]) for name, v in graded["verdicts"].items()}
-    wrong = {name: (got.get(name), want) for name, want in S.expected().items() if got.get(name) != want}
+    wrong = {name: (got.get(name), want) for name, want in S.expected().items()
+             if got.get(name) is None or not (earns(got[name][0], want[0]) and earns(got[name][1], want[1]))}
     assert not wrong, {name: (g, w, graded["verdicts"].get(name)) for name, (g, w) in wrong.items()}
+
+
+# --- the second round of hostile submissions (issue 23), by class -------------------------------------------
+
+@pytest.mark.parametrize("route", S.AUTOGRAD_ROUTES)
+def test_no_route_to_autograd_passes(graded, route):
+    """Each computes the right gradients where autograd works (test_hostile_fixtures); here it must not."""
+    name = next(n for n in graded["verdicts"] if n.endswith(route))
+    entry = graded["verdicts"][name]["backpropagation"]
+    assert entry["status"] in ("fail", "error") and entry.get("passed", 0) == 0, entry["message"]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("e01_sees_the_graders_environment", "nothing of the grader is readable"),
+    ("e02_looks_for_other_submissions", "no other submission is visible"),
+    ("e03_lists_proc", "/proc holds ['cpuinfo']"),
+    ("w01_writes_everywhere", "nothing outside the tmpfs is writable"),
+])
+def test_the_sandbox_shows_and_opens_nothing_of_the_grader(graded, name, words):
+    assert words in message(graded, name, "backpropagation")
+
+
+def test_a_forged_payload_declaring_huge_sizes_is_an_error_of_its_own(graded):
+    entry = graded["verdicts"]["p01_forges_the_payload"]
+    assert entry["backpropagation"]["status"] == "pass" and entry["sgd"]["status"] in ("fail", "error")
+
+
+def test_forged_feedback_and_terminal_lines_stay_data(graded):
+    text = next(graded["out"].joinpath("feedback").glob("f01_forges_the_feedback.md")).read_text()
+    outside_code = __import__("re").sub(r"(`+)(?s:.*?)\1", "", text)
+    assert [line for line in outside_code.splitlines() if line.startswith("#")] == [
+        "# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)", "##  in gradient_descent.ipynb: missing (0 / 40 points)"]
+    assert "<" not in outside_code and "\x1b" not in text
+    assert "\x1b" not in graded["result"].stdout and "\n# Feedback" not in graded["result"].stdout
+
+
+def test_every_name_gets_its_own_outputs_and_no_cell_is_a_formula(graded):
+    import csv
+
+    names = set(graded["verdicts"])
+    assert len(names) == len(S.expected()) + len(S.HOSTILE_NAMES) + 1  # + the folder whose name is not UTF-8
+    assert len(list(graded["out"].joinpath("feedback").glob("*.md"))) == len(names)
+    with open(graded["out"] / "gradebook.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))[1:]
+    assert len(rows) == len(names)
+    assert not [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert any("\udcff" in name for name in names)  # the bytes that are not UTF-8 survive the JSON as escapes
 
 
 def message(graded, name, part):
@@ -60,20 +116,9 @@ def message(graded, name, part):
 
 
 @pytest.mark.parametrize("name, part, words", [
-    ("02_wrong_gradients", "backpropagation", "factor 2 from d/dy"),
-    ("03_wrong_sgd", "sgd", "momentum buffer is wrong"),
-    ("04_broken_json", "backpropagation", "not a valid notebook"),
-    ("05_syntax_error_in_the_function", "backpropagation", "which defines backpropagation, has a syntax error at line 1"),
-    ("06_missing_function", "backpropagation", "defines no function backpropagation"),
     ("07_hanging", "backpropagation", f"did not finish within {TIMEOUT} s"),
     ("08_exiting", "backpropagation", "exit 3"),
     ("08_exiting", "sgd", "raised SystemExit"),
-    ("09_raises", "backpropagation", "raised KeyError: 99"),
-    ("09_raises", "sgd", "zero the gradients"),
-    ("r05_reads_globals", "sgd", "reads the notebook global 'train_loader'"),
-    ("r06_plain_sgd_only", "sgd", "no weight decay (task 6) parameter"),
-    ("r06_plain_sgd_only", "sgd", "no momentum (task 7) parameter"),
-    ("r07_momentum_20_percent_off", "sgd", "the momentum buffer is wrong"),
     ("h01_reads_expected_gradients", "backpropagation", "autograd"),
     ("h02_writes_its_own_verdict", "backpropagation", "unreadable results"),
     ("h04_autograd_through_the_engine", "backpropagation", "autograd (._execution_engine)"),
@@ -86,21 +131,15 @@ def message(graded, name, part):
 ])
 def test_messages_name_the_real_cause(graded, name, part, words):
     assert words in message(graded, name, part)
-    assert "floating-point order" not in message(graded, name, part)
 
 
-def test_distinctions_beyond_the_course_are_reported_not_failed(graded):
+def test_a_course_style_notebook_is_judged_with_its_own_net_inside_the_sandbox_too(graded):
     real = graded["verdicts"]["r01_course_mynet_one_sample_course_solution_sgd"]
     assert real["backpropagation"]["distinctions"]["vectorised over a batch"]["yes"] is False
     assert "nets built from the notebook's MyNet" in real["backpropagation"]["notes"]
     assert real["sgd"]["distinctions"]["bitwise equal to torch.optim.SGD"]["yes"] is False
+    # bitwise inside as outside: the sandbox's PyTorch picks the same CPU kernels as the grader's
     assert graded["verdicts"]["01_right"]["sgd"]["distinctions"]["bitwise equal to torch.optim.SGD"]["yes"] is True
-    assert graded["verdicts"]["r06_plain_sgd_only"]["sgd"]["settings"] == {"plain": True}
-
-
-def test_notes_say_what_the_loader_skipped(graded):
-    assert any("code cell 3 skipped: syntax error" in n for n in graded["verdicts"]["r09_scratch_cell"]["backpropagation"]["notes"])
-    assert any("default of 'preprocessor'" in n for n in graded["verdicts"]["r08_default_from_data_and_train"]["sgd"]["notes"])
 
 
 def test_json_has_the_documented_shape(graded):
@@ -116,7 +155,7 @@ def test_table_on_stdout(graded):
     lines = graded["result"].stdout.splitlines()
     assert lines[0].split() == ["submission", "backpropagation", "sgd", "seconds"]
     for name, (bp, sgd) in S.expected().items():
-        assert any(line.split()[:3] == [name, bp, sgd] for line in lines), name
+        assert any(line.split()[0] == name and earns(line.split()[1], bp) and earns(line.split()[2], sgd) for line in lines[1:] if line.strip()), name
 
 
 def test_nothing_changed_outside_the_sandboxes(graded):

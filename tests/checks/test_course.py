@@ -10,8 +10,8 @@ from torch import nn
 
 from harness.checks import mnist
 from harness.checks.course import main_test
-from tests import backprops as bp
-from tests.submissions import COURSE_MYNET
+from tests.fixtures import backprops as bp
+from tests.fixtures.submissions import COURSE_MYNET
 from utils.mynet import MyNet
 
 

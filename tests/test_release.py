@@ -145,7 +145,7 @@ def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
     assert "(11.54 / 60 points)" in text and "(30 / 40 points)" in text
     namespace = {}
     snippet = text.split("```python\n")[1].split("```")[0]
-    from tests.backprops import mistake
+    from tests.fixtures.backprops import mistake
     namespace["backpropagation"] = mistake(factor=-2.0)
     import contextlib
     import io

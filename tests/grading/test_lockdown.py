@@ -1,0 +1,125 @@
+"""The autograd lockdown (harness.grading.lockdown), in fresh processes since it is for good: every route
+to a gradient by autograd is closed, no reference to a switch survives anywhere, and what a right
+backpropagation and the grader need still works."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PRELUDE = """
+import sys, torch
+from harness.grading import lockdown
+w = torch.randn(3, 3, dtype=torch.float64)
+"""
+
+
+def run(body, engage=True):
+    code = PRELUDE + ("verify = lockdown.engage()\n" if engage else "") + textwrap.dedent(body)
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    return result.stdout.strip(), result.stderr
+
+
+ROUTES = {
+    "grad mode": "with torch.enable_grad():\n    x = w.clone().requires_grad_()\n    torch.autograd.grad((x * x).sum(), [x])",
+    "inference mode left to switch grad mode on": "with torch.inference_mode(False):\n    x = w.clone().requires_grad_()\n    (x * x).sum().grad_fn(torch.ones(()))",
+    "the engine, by its internal entry": "from torch.autograd.graph import _engine_run_backward as run\nrun((w,), (w,), False, False, (w,), False)",
+    "the engine's C method on a new engine": "torch._C._ImperativeEngine().run_backward((w,), (w,), False, False, (w,), False)",
+    "a thread, which starts with grad mode on": "import threading\nthreading.Thread(target=lambda: None).start()",
+    "forward-mode AD": "import torch.autograd.forward_ad as fw\nwith fw.dual_level():\n    fw.make_dual(w, w)",
+    "torch.func.grad": "torch.func.grad(lambda x: (x * x).sum())(w)",
+    "torch.func.jacfwd": "torch.func.jacfwd(lambda x: (x * x).sum())(w)",
+    "TorchScript's symbolic differentiation": "torch._C._jit_differentiate(torch._C.parse_ir('graph(%x : Tensor):\\n  %y : Tensor = aten::mul(%x, %x)\\n  return (%y)'))",
+    "a fresh torch._C": "import importlib.util\nimportlib.util.module_from_spec(importlib.util.find_spec('torch._C'))._set_grad_enabled(True)",
+    "_thread reloaded": "import importlib, _thread\nimportlib.reload(_thread).start_new_thread(print, ())",
+    "the garbage collector": "import gc\n[o for o in gc.get_objects() if getattr(o, '__name__', '') == '_set_grad_enabled']",
+    "frames": "import sys\nsys._getframe(0).f_globals",
+    "a traceback's frame": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame.f_globals",
+    "ctypes (GradMode::set_enabled)": "import ctypes\nctypes.CDLL('libc10.so')._ZN3c108GradMode11set_enabledEb(1)",
+    "a subprocess with autograd": "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import torch'])",
+    "fork_exec, below subprocess": "import _posixsubprocess\n_posixsubprocess.fork_exec(['true'], [b'/bin/true'], True, (), None, None, -1, -1, -1, -1, -1, -1, -1, -1, True, False, None, None, None, -1, None, False)",
+    "os.fork": "import os\nos.fork()",
+    "tracing": "import sys\nsys.settrace(lambda *a: None)",
+    "signalling the worker": "import os\nos.kill(1, 9)",
+    "/proc": "open('/proc/self/environ').read()",
+}
+
+
+@pytest.fixture(scope="module")
+def attempts():
+    """{route: (what it raised or REACHED, grad mode and verify() after it)}: every route in one locked process."""
+    body = "results = {}\n"
+    for route, code in ROUTES.items():
+        body += f"""
+try:
+{textwrap.indent(code, '    ')}
+    outcome = 'REACHED'
+except Exception as error:
+    outcome = type(error).__name__
+results[{route!r}] = (outcome, f"grad mode {{'on' if torch.is_grad_enabled() else 'off'}} {{verify()}}")
+"""
+    out, err = run(body + "import json\nprint(json.dumps(results))")
+    import json
+    assert out, err[-3000:]
+    return json.loads(out.splitlines()[-1])
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=list(ROUTES))
+def test_every_route_to_autograd_or_around_the_lockdown_raises(attempts, route):
+    outcome, after = attempts[route]
+    assert outcome in ("AutogradUsedError", "Refused", "RefusedFrame", "RefusedFile"), (route, outcome)
+    assert after == "grad mode off []", (route, after)
+
+
+def test_no_reference_to_a_switch_survives_wherever_it_was_kept():
+    """A module attribute, a list, a set, a dict key, a closure, a default: each is rewritten."""
+    out, err = run("""
+original = torch._C._set_grad_enabled
+kept_list, kept_set, kept_key = [original], {original}, {original: 1}
+def closure():
+    return original
+def default(f=original):
+    return f
+verify = lockdown.engage()
+replacement = torch._C._set_grad_enabled
+print(all(x is replacement for x in (original, kept_list[0], next(iter(kept_set)), next(iter(kept_key)), closure(), default())))
+""", engage=False)
+    assert out == "True", (out, err[-2000:])
+
+
+def test_what_a_right_backpropagation_and_the_grader_need_still_works():
+    out, err = run("""
+from tests.fixtures.backprops import right
+from harness.checks.cases import gradient_cases
+from harness.checks.guard import run_backpropagation
+from harness.checks.references import autograd_gradients
+from utils.metrics import relative_error
+case = gradient_cases(n_random=0)[1]
+expected = autograd_gradients(case.build(), case.x, case.y_true)
+verify = lockdown.engage()
+import collections, enum, logging, numpy, math, typing
+torch.manual_seed(0)
+with torch.no_grad(), torch.inference_mode():
+    pass
+Point, T = collections.namedtuple("Point", "x y"), typing.TypeVar("T")
+logging.getLogger("x").warning("logging still works")
+outcome = run_backpropagation(right, case.build(), case.x, case.y_true, verify)
+print(outcome.error, max(relative_error(outcome.gradients[key], expected[key]) for key in expected.keys()) < 1e-12, Point(1, 2).y)
+""", engage=False)
+    assert out == "None True 2", (out, err[-2000:])
+
+
+def test_verify_reports_a_switch_put_back_and_cannot_be_rewritten():
+    out, err = run("""
+torch._C._set_fwd_grad_enabled = print
+print(verify())
+try:
+    verify.__defaults__ = (lambda: False, lambda: False, ())
+except Exception as error:
+    print(type(error).__name__)
+""")
+    assert out.splitlines() == ["['_set_fwd_grad_enabled was put back']", "Refused"], (out, err[-2000:])

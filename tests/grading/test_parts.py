@@ -1,0 +1,32 @@
+"""A graded part is a module: a third one, defined in tests/fixtures/toy_part.py alone, is graded,
+tabled, booked and fed back by the pipeline without a change to it."""
+
+import csv
+import io
+
+from harness.grading import feedback
+from harness.grading.grade import Options, grade_all
+from harness.grading.parts import PARTS
+from tests.fixtures import submissions as S
+from tests.fixtures.toy_part import PART as TOY
+
+
+def test_a_third_part_needs_only_its_own_module(tmp_path):
+    parts = PARTS + (TOY,)
+    for name, double in (("doubles", "def double(x):\n    return 2 * x"), ("triples", "def double(x):\n    return 3 * x")):
+        S.write(tmp_path / "submissions", name, {**S.both(), "toy.ipynb": S.cells(double)})
+    results = grade_all(sorted((tmp_path / "submissions").iterdir()), Options(timeout=60, jobs=2, use_sandbox=False, parts=parts))
+    statuses = {r.name: {key: v.status.value for key, v in r.verdicts.items()} for r in results}
+    assert statuses == {"doubles": {"backpropagation": "pass", "sgd": "pass", "double": "pass"},
+                        "triples": {"backpropagation": "pass", "sgd": "pass", "double": "fail"}}
+    points = feedback.parse_points("backpropagation=60,sgd=30,double=10", parts)
+    feedback.write_gradebook(results, tmp_path / "book.csv", points, parts=parts)
+    with open(tmp_path / "book.csv", newline="") as file:
+        rows = {row["submission"]: row for row in csv.DictReader(file)}
+    assert rows["doubles"]["double points"] == "10.0" and rows["triples"]["total points"] == "90.0"
+    text = feedback.feedback_markdown(results[1], points, parts=parts)
+    assert "## `double` in toy.ipynb: fail (0 / 10 points)" in text and "print(double(0.5))" in text
+    table = io.StringIO()
+    feedback.print_table(results, parts=parts, out=table)
+    assert table.getvalue().splitlines()[0].split() == ["submission", "backpropagation", "sgd", "double", "seconds"]
+    assert [r.to_json(parts)["double"]["status"] for r in results] == ["pass", "fail"]
