@@ -3,26 +3,60 @@
     python tests_backpropagation.py release OUT_DIR [--edition 2023]      (make release OUT=... EDITION=...)
 
 In the solution notebooks, the lines a student writes stand between `# BEGIN SOLUTION` and
-`# END SOLUTION`; cells tagged `solution` exist only in the solution. The release:
+`# END SOLUTION`; cells tagged `solution` exist only in the solution (the derivations, the backward
+rules, the results for the report). The release:
 * replaces every marked region by `# YOUR CODE HERE` and a NotImplementedError naming the function,
   keeping its signature and docstring;
 * drops solution-only cells, every output and execution count;
-* copies the harness, utils/ and requirements.txt, so that the checks run in the student's notebook;
-* checks that no solution line reached OUT_DIR.
+* copies what RELEASED lists, each for its reason: the checks (which judge with autograd and finite
+  differences only) and the helpers the notebooks import;
+* refuses when anything of the solution reached OUT_DIR: a solution line (leaked_lines), a function
+  that computes a MyNet's gradients by hand or does SGD's update (solutions_in, by calling every
+  released function), or the backward recurrence or SGD's update written out (recurrences_in).
 """
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("backpropagation.ipynb", "gradient_descent.ipynb")
-COPIED = ("harness", "utils", "tests_backpropagation.py", "requirements.txt")
+RELEASED = {
+    "tests_backpropagation.py": "the course's file: main_test, run_gradient_checks and check_sgd_equivalence for the notebooks",
+    "harness/__init__.py": "the package",
+    "harness/status.py": "the verdict vocabulary the checks use",
+    "harness/cli.py": "python tests_backpropagation.py check: the student's own notebooks against the checks",
+    "harness/checks": "the checks: gradients against autograd and finite differences, SGD against torch.optim.SGD",
+    "utils/__init__.py": "the package",
+    "utils/mynet.py": "MyNet, which the course gives",
+    "utils/data.py": "load_cifar2 and make_loader: the data, which no task asks to load by hand",
+    "utils/metrics.py": "relative_error, accuracy and the confusion matrix the notebooks report",
+    "utils/snapshots.py": "ParameterRecorder: parameters after every epoch, for comparing two trainings",
+    "utils/plotting.py": "the figures",
+    "utils/results.py": "where the notebooks write results for the report",
+    "requirements.txt": "the pinned environment",
+}
+# Not released: harness/grading and harness/release.py (the teacher's), utils/backward_rules.py (its
+# backward() bodies answer the backward-rule section, which is solution-only).
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG = "solution"
 MIN_LEAK_LENGTH = 20  # shorter lines (`return losses`, `else:`) are not the solution's own
+TEXT_SUFFIXES = (".py", ".ipynb", ".txt", ".md", ".json")
+
+# The answers written out, in code or in the notebooks' math: the backward recurrence of MyNet and
+# the steps of SGD's update that the bitwise task is about.
+RECURRENCES = {
+    "dW = delta^T a": r"\.T\s*@\s*[\w.\[\]\-() ]*\ba\s*\[|\\delta\^\{\[l\]\s*\\top\}",
+    "delta W": r"\bdelta\w*(\[[^\]]*\])?\s*@|@\s*delta\b|outer\(\s*delta|\\delta\^\{\[l\+1\]\}\s*W\^",
+    "db = sum of delta": r"\bdelta\w*(\[[^\]]*\])?\.sum\(",
+    "momentum buffer": r"\.mul_\(\s*momentum|alpha\s*=\s*1\s*-\s*dampening",
+    "the step": r"\.add_\(\s*\w+\s*,\s*alpha\s*=\s*-\s*lr\b",
+}
 
 
 class ReleaseError(ValueError):
@@ -90,27 +124,150 @@ def student_notebook(path, edition="default"):
     return notebook, solution
 
 
+def released_files(project=PROJECT_ROOT):
+    """[(path in the project, path in the release)] of everything RELEASED lists."""
+    files = []
+    for name in RELEASED:
+        source = project / name
+        paths = sorted(p for p in source.rglob("*.py")) if source.is_dir() else [source]
+        files += [(p, p.relative_to(project)) for p in paths if "__pycache__" not in p.parts]
+    return files
+
+
 def leaked_lines(out_dir, solution, project=PROJECT_ROOT):
     """The solution's own lines found in any file under out_dir.
 
     A solution line is its own when it is long enough and stands nowhere else in what is released:
-    not outside the marked regions of the notebooks (markdown included), not in the harness or utils/
+    not outside the marked regions of the notebooks (markdown included), not in the released modules
     (an idiom such as `optimizer.zero_grad()` is everybody's)."""
     common = []
     for notebook in NOTEBOOKS:
         released, _ = student_notebook(project / notebook)
         common += [cell.source for cell in released.cells]
-    for name in COPIED:
-        for path in [project / name] if (project / name).is_file() else (project / name).rglob("*.py"):
-            common.append(path.read_text(errors="replace"))
+    common += [path.read_text(errors="replace") for path, _ in released_files(project)]
     common = "\n".join(common)
     candidates = {line.strip() for line in solution if len(line.strip()) >= MIN_LEAK_LENGTH and line.strip() not in common}
     leaks = set()
     for path in Path(out_dir).rglob("*"):
-        if path.is_file() and path.suffix in (".py", ".ipynb", ".txt", ".md", ".json"):
+        if path.is_file() and path.suffix in TEXT_SUFFIXES:
             text = path.read_text(errors="replace")
             leaks |= {line for line in candidates if line in text}
     return sorted(leaks)
+
+
+def recurrences_in(out_dir):
+    """[(file, what)] where the backward recurrence or SGD's update is written out, in code or in math."""
+    found = []
+    for path in sorted(Path(out_dir).rglob("*")):
+        if path.is_file() and path.suffix in TEXT_SUFFIXES:
+            text = path.read_text(errors="replace")
+            if path.suffix == ".ipynb":  # the cells' text, not the JSON's escapes
+                text = "\n".join(cell.source for cell in nbformat.reads(text, as_version=4).cells)
+            found += [(str(path.relative_to(out_dir)), what) for what, pattern in RECURRENCES.items() if re.search(pattern, text)]
+    return found
+
+
+SCANNER = r'''
+import importlib, inspect, json, sys, traceback, warnings
+warnings.simplefilter("ignore")
+folder = sys.argv[1]
+sys.path.insert(0, folder)
+import torch
+from harness.checks.cases import gradient_cases
+from harness.checks.guard import autograd_unusable
+from harness.checks.references import autograd_gradients, parameter_items
+from harness.checks.sgd import check_sgd_equivalence
+from harness.checks.signature import call_plan
+from harness.checks.tolerances import AUTOGRAD_RTOL
+from utils.metrics import relative_error
+
+torch.set_default_dtype(torch.float64)
+case = gradient_cases(n_random=0)[2]  # the course's toy net on a batch of 10
+expected = autograd_gradients(case.build(), case.x, case.y_true)
+right = [t for key in expected.keys() for t in [expected[key]]]
+
+
+def is_right(t):
+    # right as the grader judges right: finite differences (1e-9 at best) are not
+    return isinstance(t, torch.Tensor) and any(t.shape == r.shape and relative_error(t.detach().double(), r) < AUTOGRAD_RTOL for r in right)
+
+
+def found_in(value, depth=0):
+    if is_right(value):
+        return True
+    if depth > 2:
+        return False
+    if isinstance(value, dict):
+        return any(found_in(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(found_in(v, depth + 1) for v in value)
+    return any(found_in(getattr(value, name), depth + 1) for name in ("weight", "bias") if hasattr(value, name))
+
+
+def functions(module):
+    for name, value in vars(module).items():
+        if inspect.isfunction(value) and value.__module__ == module.__name__:
+            yield name, value
+        elif inspect.isclass(value) and value.__module__ == module.__name__:
+            for attribute, member in vars(value).items():
+                member = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                if inspect.isfunction(member):
+                    yield f"{name}.{attribute}", member
+
+
+leaks = []
+for module_name in json.loads(sys.argv[2]):
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        leaks.append([module_name, f"could not be imported to be checked ({type(error).__name__})"])
+        continue
+    for name, function in functions(module):
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            continue
+        for arguments in ("model, y_true, y_pred", "model, x, y_true"):
+            model = case.build()
+            with torch.no_grad():
+                y_pred = model(case.x)
+            values = {"model, y_true, y_pred": (model, case.y_true, y_pred), "model, x, y_true": (model, case.x, case.y_true)}[arguments]
+            try:
+                signature.bind(*values)
+            except TypeError:
+                continue
+            returned = None
+            try:
+                with autograd_unusable(model):
+                    returned = function(*values)
+            except BaseException:
+                pass
+            stored = [getattr(model, store, {}).get(l) for store in ("dL_dw", "dL_db") for l in range(1, model.L + 1)]
+            if any(is_right(t) for t in stored) or found_in(returned):
+                leaks.append([f"{module_name}.{name}", f"computes a MyNet's gradients by hand, called as ({arguments})"])
+        plan = call_plan(function)
+        if not plan.unfillable and {"n_epochs", "model", "loss_fn", "train_loader", "lr"} <= set(plan.roles):
+            try:
+                if check_sgd_equivalence(function, verbose=False).n_passed > 0:
+                    leaks.append([f"{module_name}.{name}", "does SGD's update: it passes a course setting of check_sgd_equivalence"])
+            except BaseException:
+                pass
+print(json.dumps(leaks))
+'''
+
+
+def solutions_in(out_dir, timeout=300):
+    """[(function, what it does)] of released functions that answer a task, found by calling each one
+    (in a fresh process, from out_dir): with a course net and autograd unusable, whether it leaves or
+    returns the right gradients; and whether train_manual_update's check passes it on any course setting."""
+    out_dir = Path(out_dir).resolve()
+    modules = [".".join(p.relative_to(out_dir).with_suffix("").parts).removesuffix(".__init__")
+               for p in sorted(out_dir.rglob("*.py")) if "__pycache__" not in p.parts]
+    result = subprocess.run([sys.executable, "-c", SCANNER, str(out_dir), json.dumps(modules)], cwd=out_dir,
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise ReleaseError(f"the released modules could not be checked: {result.stderr.strip().splitlines()[-1:]}")
+    return [tuple(entry) for entry in json.loads(result.stdout.strip().splitlines()[-1])]
 
 
 def release(out_dir, project=PROJECT_ROOT, edition="default"):
@@ -125,13 +282,13 @@ def release(out_dir, project=PROJECT_ROOT, edition="default"):
         notebook, removed = student_notebook(project / name, edition)
         nbformat.write(notebook, out_dir / name)
         solution += removed
-    for name in COPIED:
-        source = project / name
-        if source.is_dir():
-            shutil.copytree(source, out_dir / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy(source, out_dir / name)
-    leaks = leaked_lines(out_dir, solution, project)
-    if leaks:
-        raise ReleaseError(f"{len(leaks)} solution line(s) would reach the student version, e.g. {leaks[0]!r}; mark them.")
+    for source, target in released_files(project):
+        (out_dir / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, out_dir / target)
+    problems = [f"the solution line {line!r}" for line in leaked_lines(out_dir, solution, project)[:3]]
+    problems += [f"{what} written out in {file}" for file, what in recurrences_in(out_dir)[:3]]
+    if not problems:
+        problems += [f"{function}, which {what}" for function, what in solutions_in(out_dir)[:3]]
+    if problems:
+        raise ReleaseError(f"the student version would hold the solution: {'; '.join(problems)}. Mark it as solution or leave it out.")
     return solution

@@ -3,6 +3,7 @@ gradebook. The round trip: released -> error, solution -> pass, stubs filled wit
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import nbformat
 import pytest
 
 from harness.grading import feedback
-from harness.release import BEGIN, END, ReleaseError, leaked_lines, release, stub_regions
+from harness.release import BEGIN, END, RELEASED, ReleaseError, leaked_lines, recurrences_in, release, solutions_in, stub_regions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +66,7 @@ def loop(tmp_path_factory):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     verdicts = {v["submission"]: v for v in json.loads((out / "verdicts.json").read_text())}
-    return {"released": released, "withheld": withheld, "verdicts": verdicts, "out": out}
+    return {"released": released, "withheld": withheld, "verdicts": verdicts, "out": out, "submissions": submissions}
 
 
 def test_round_trip_statuses(loop):
@@ -176,3 +177,51 @@ def test_make_grade_writes_gradebook_feedback_and_verdicts_into_one_folder():
     command = " ".join(dry_run.replace("\\\n", " ").split())
     assert ("tests_backpropagation.py grade collected --csv out/gradebook.csv --feedback out/feedback "
             "--json out/verdicts.json --proportional") in command, command
+
+
+LEAKY = PROJECT_ROOT / "tests" / "fixtures" / "leaky"
+
+
+def test_the_release_holds_no_function_that_answers_a_task_and_no_recurrence(loop):
+    assert solutions_in(loop["released"]) == []
+    assert recurrences_in(loop["released"]) == []
+    released = {str(p.relative_to(loop["released"])) for p in loop["released"].rglob("*.py")}
+    assert not {p for p in released if p.startswith(("harness/grading", "harness/release")) or p == "utils/backward_rules.py"}
+    assert all(name.split("/")[0] in ("harness", "utils", "tests_backpropagation.py", "requirements.txt") for name in RELEASED)
+
+
+@pytest.mark.parametrize("leak, function, text", [
+    ("old_references.py", "harness.checks.leak.reference_backpropagation", "dW = delta^T a"),
+    ("hand_sgd.py", "harness.checks.leak.train_manual_update", "the step"),
+], ids=["the previous release's backward pass", "a hand-written SGD"])
+def test_a_release_that_would_hold_a_solution_is_found_by_call_and_by_text(loop, tmp_path, leak, function, text):
+    leaky = tmp_path / "release"
+    shutil.copytree(loop["released"], leaky)
+    shutil.copy(LEAKY / leak, leaky / "harness" / "checks" / "leak.py")
+    assert function in [name for name, _ in solutions_in(leaky)]
+    assert ("harness/checks/leak.py", text) in recurrences_in(leaky)
+
+
+def test_the_student_notebooks_keep_the_tasks_and_lose_the_derivations(loop):
+    text = "\n".join(cell.source for nb in ("backpropagation.ipynb", "gradient_descent.ipynb")
+                     for cell in nbformat.read(loop["released"] / nb, as_version=4).cells)
+    assert "**Task.** Write `backpropagation(model, y_true, y_pred)`" in text and "**Task.** Write `train_manual_update(" in text
+    assert "### The derivation" not in text and "### The update, operation for operation" not in text
+    assert "utils.backward_rules" not in text
+
+
+def test_the_students_copy_checks_as_the_grader_grades_and_cannot_grade(loop, tmp_path):
+    """In the student version: the filled-in notebooks pass `check`, the stubs do not; grade is the teacher's."""
+    student = tmp_path / "student"
+    shutil.copytree(loop["released"], student)
+    run = lambda *argv: subprocess.run([sys.executable, "tests_backpropagation.py", *argv], cwd=student,
+                                       capture_output=True, text=True, timeout=300)
+    stubs = run("check")
+    assert stubs.returncode == 1 and "write backpropagation" in stubs.stdout, stubs.stdout[-500:]
+    for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        shutil.copy(loop["submissions"] / "filled_in" / notebook, student / notebook)
+    filled = run("check")
+    assert filled.returncode == 0, filled.stdout[-1000:]
+    assert "52 / 52: ALL TEST PASSED :)" in filled.stdout and "4 / 4: ALL TEST PASSED :)" in filled.stdout
+    graded = run("grade", str(tmp_path))
+    assert graded.returncode == 2 and "the teacher's command" in graded.stderr

@@ -55,7 +55,7 @@ KINK_MARGIN = 1e-4
 
 # --- SGD against torch.optim.SGD --------------------------------------------------------------------
 # The course asks for "exactly the same results". A right update written in another operation order
-# (p - lr * g instead of p.add_(g, alpha=-lr), the learning rate folded into the velocity, ...) rounds
+# (p - lr * g instead of the fused in-place step, the learning rate folded into the velocity, ...) rounds
 # differently; over 3 epochs of 5 steps on the check's small model that was measured at most 3e-15
 # relative. Mistakes start far above: a wrong momentum, decay or dampening is 1e-3 to 1 relative.
 # 1e-9 sits six orders above the first and six below the second.

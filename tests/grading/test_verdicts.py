@@ -72,3 +72,4 @@ def test_distinctions_and_notes(verdicts):
     assert verdicts["r02_hyper_parameters_first"]["sgd"].distinctions["bitwise equal to torch.optim.SGD"]["yes"] is True
     assert any("code cell 3 skipped: syntax error" in n for n in verdicts["r09_scratch_cell"]["backpropagation"].notes)
     assert any("default of 'preprocessor'" in n for n in verdicts["r08_default_from_data_and_train"]["sgd"].notes)
+    assert any("called it as the identity" in n for n in verdicts["r10_preprocessor_default_applied"]["sgd"].notes)
