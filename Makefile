@@ -45,11 +45,13 @@ OUT ?= student_version
 release: $(INSTALLED)
 	$(PY) tests_backpropagation.py release $(OUT) --edition $(EDITION)
 
-# Grade a folder of submissions (one sub-folder or .zip each): the table on stdout, and in GRADED/
-# the gradebook, one feedback file per submission and the full verdicts.
-# GRADE_OPTIONS: more options of grade, for example "--points backpropagation=70,sgd=30 --timeout 60".
+# Grade SUBMISSIONS (Canvas's "Download Submissions" as it comes, folder or .zip; or one sub-folder or .zip
+# per submission): the table on stdout, and in GRADED/ the gradebooks (detailed, and Canvas's import file),
+# one feedback file per student, the full verdicts, and marks.csv for the TA's marks (a template the first
+# time; fill it in and grade again to merge them). GRADE_OPTIONS: more options of grade, for example
+# "--deadline 2026-02-20T23:59 --times times.csv --roster canvas_gradebook.csv --assignment 'Project 1 (123456)'".
 SUBMISSIONS ?= submissions
 GRADED ?= graded
 grade: $(INSTALLED)
-	$(PY) tests_backpropagation.py grade $(SUBMISSIONS) --csv $(GRADED)/gradebook.csv \
-		--feedback $(GRADED)/feedback --json $(GRADED)/verdicts.json $(GRADE_OPTIONS)
+	$(PY) tests_backpropagation.py grade $(SUBMISSIONS) --csv $(GRADED)/gradebook.csv --canvas-csv $(GRADED)/canvas.csv \
+		--feedback $(GRADED)/feedback --json $(GRADED)/verdicts.json --marks $(GRADED)/marks.csv $(GRADE_OPTIONS)

@@ -35,38 +35,54 @@ def check(argv):
     return 0 if passed else 1
 
 
-def _grade_parser(options):
-    parser = argparse.ArgumentParser(prog="python tests_backpropagation.py grade",
-                                     description="Grade every submission (sub-folder or .zip) of SUBMISSIONS_DIR, each in a sandbox.")
-    parser.add_argument("submissions_dir", metavar="SUBMISSIONS_DIR")
-    parser.add_argument("--json", metavar="PATH", help="also write the verdicts to this JSON file")
-    parser.add_argument("--csv", metavar="PATH", help="also write a gradebook: one row per submission, statuses and points")
-    parser.add_argument("--feedback", metavar="DIR", help="also write one Markdown feedback file per submission into DIR")
-    parser.add_argument("--points", metavar="RUBRIC", default=",".join(f"{p.key}={p.points:g}" for p in options.parts),
-                        help="points per part for the gradebook (default %(default)s)")
-    parser.add_argument("--proportional", action="store_true",
+def _grade_parser(options, manual_default):
+    parser = argparse.ArgumentParser(
+        prog="python tests_backpropagation.py grade",
+        description="Grade every submission of SUBMISSIONS (Canvas's bulk download as it comes, as a folder or a .zip; "
+                    "or one sub-folder or .zip per submission), each in a sandbox.")
+    parser.add_argument("submissions_dir", metavar="SUBMISSIONS")
+    output = parser.add_argument_group("what to write")
+    output.add_argument("--json", metavar="PATH", help="every verdict, in full")
+    output.add_argument("--csv", metavar="PATH", help="the detailed gradebook: statuses, deliverables, marks, lateness, points")
+    output.add_argument("--canvas-csv", metavar="PATH", help="the gradebook in Canvas's import format (Student, ID, SIS User ID, "
+                                                             "SIS Login ID, Section, then the assignment)")
+    output.add_argument("--assignment", default="Project 1", help="the assignment's column in --canvas-csv, as Canvas names it "
+                                                                 "(for example 'Project 1 (123456)'; default %(default)s)")
+    output.add_argument("--roster", metavar="PATH", help="Canvas's gradebook export, to fill in names, SIS ids and sections")
+    output.add_argument("--feedback", metavar="DIR", help="one Markdown feedback file per submission, named by student")
+    points = parser.add_argument_group("points")
+    points.add_argument("--points", metavar="RUBRIC", default=",".join(f"{p.key}={p.points:g}" for p in options.parts),
+                        help="points per graded part (default %(default)s)")
+    points.add_argument("--proportional", action="store_true",
                         help="give a failing part points in proportion to the cases or settings it passed")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=options.timeout,
-                        help="time limit for each notebook part of a submission (default %(default)g)")
-    parser.add_argument("--jobs", metavar="N", type=int, default=options.jobs,
-                        help="submissions graded at the same time (default: the number of cores, %(default)d)")
-    parser.add_argument("--memory", metavar="GIB", type=float, default=options.memory_gib,
-                        help="memory limit of each submission's sandbox in GiB (default %(default)g)")
-    parser.add_argument("--unsafe-no-sandbox", action="store_true",
-                        help="run submissions without a sandbox (only where none can be made, and only for trusted code)")
+    points.add_argument("--manual-points", metavar="RUBRIC", default=manual_default,
+                        help="the TA's marks and their maxima (default %(default)s; '' for none)")
+    points.add_argument("--marks", metavar="PATH", help="the TA's marks, merged into the total (a template is written the first time)")
+    points.add_argument("--deadline", metavar="TIME", help="the deadline, ISO 8601 (2026-02-20T23:59, or with an offset)")
+    points.add_argument("--times", metavar="PATH", help="submission times exported from the LMS (a student column and a time column)")
+    points.add_argument("--late-policy", metavar="POLICY", default="2+2/12h",
+                        help="late penalty BASE+STEP/PERIODh (default %(default)s: 2 points plus 2 per started 12 hours; 0 for none)")
+    running = parser.add_argument_group("running")
+    running.add_argument("--timeout", metavar="SECONDS", type=float, default=options.timeout,
+                         help="time limit for each notebook part of a submission (default %(default)g)")
+    running.add_argument("--jobs", metavar="N", type=int, default=options.jobs,
+                         help="submissions graded at the same time (default: the number of cores, %(default)d)")
+    running.add_argument("--memory", metavar="GIB", type=float, default=options.memory_gib,
+                         help="memory limit of each submission's sandbox in GiB (default %(default)g)")
+    running.add_argument("--unsafe-no-sandbox", action="store_true",
+                         help="run submissions without a sandbox (only where none can be made, and only for trusted code)")
     return parser
 
 
 def grade(argv):
     try:
-        from harness.grading import grade as grading, sandbox
-        from harness.grading.feedback import parse_points, print_table, write_feedback, write_gradebook
-        from harness.grading.submissions import find_submissions
+        from harness.grading import collect, gradebook, grade as grading, lateness, sandbox
+        from harness.grading.feedback import print_table, write_feedback
     except ImportError:
         print(TEACHER_ONLY.format(command="grade"), file=sys.stderr)
         return 2
     defaults = grading.Options()
-    parser = _grade_parser(defaults)
+    parser = _grade_parser(defaults, gradebook.MANUAL_DEFAULT)
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout}.")
@@ -75,16 +91,17 @@ def grade(argv):
     if args.memory <= 0:
         parser.error(f"--memory must be a positive number of GiB, got {args.memory}.")
     try:
-        points = parse_points(args.points)
-    except ValueError as error:
+        points = gradebook.parse_points(args.points)
+        manual = gradebook.parse_manual_points(args.manual_points)
+        policy = lateness.LatePolicy.parse(args.late_policy)
+        deadline = lateness.parse_time(args.deadline, "--deadline") if args.deadline else None
+        times = lateness.read_times(args.times) if args.times else {}
+        roster = gradebook.read_roster(args.roster) if args.roster else {}
+    except (ValueError, OSError, KeyError) as error:
         parser.error(str(error))
+    if times and deadline is None:
+        parser.error("--times needs --deadline: the penalty counts from it.")
     options = grading.Options(timeout=args.timeout, jobs=args.jobs, memory_gib=args.memory, use_sandbox=not args.unsafe_no_sandbox)
-    folder = Path(args.submissions_dir)
-    try:
-        submissions = find_submissions(folder)
-    except OSError as error:
-        print(f"Cannot read SUBMISSIONS_DIR {str(folder)!r} ({error.strerror or error}); give a folder holding one sub-folder or .zip per submission.", file=sys.stderr)
-        return 2
     if options.use_sandbox:
         reason = sandbox.probe()
         if reason:
@@ -94,21 +111,56 @@ def grade(argv):
         if not limits.available or "CPU" not in limits.describe():
             print(f"Warning: {limits.describe()}.", file=sys.stderr)
         limits.remove()
-    if not submissions:
-        print(f"No submissions in {str(folder)!r}: expected one sub-folder or .zip file per submission.", file=sys.stderr)
-    results = grading.grade_all(submissions, options)
-    return write_outputs(results, args, points, print_table, write_gradebook, write_feedback)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="inf265-stage-") as stage:
+        try:
+            submissions = collect.collect(args.submissions_dir, stage)
+        except collect.CollectError as error:
+            print(f"Cannot read SUBMISSIONS {str(args.submissions_dir)!r}: {error}.", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"Cannot read SUBMISSIONS {str(args.submissions_dir)!r} ({error.strerror or error}); give Canvas's download, "
+                  "or a folder holding one sub-folder or .zip per submission.", file=sys.stderr)
+            return 2
+        if not submissions:
+            print(f"No submissions in {str(args.submissions_dir)!r}.", file=sys.stderr)
+        results = grading.grade_all(submissions, options, on_done=progress(len(submissions)))
+    for submission, result in zip(submissions, results):
+        result.penalty, result.lateness = lateness.lateness(submission, deadline, times, policy)
+    problems = gradebook.merge_marks(results, args.marks, manual) if args.marks else []
+    return write_outputs(results, args, points, manual, roster, problems, print_table, gradebook, write_feedback)
 
 
-def write_outputs(results, args, points, print_table, write_gradebook, write_feedback):
+def progress(total):
+    """on_done for grade_all: a progress bar on a terminal, else one line per finished submission (stderr)."""
+    if total and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="submission", file=sys.stderr)
+        return lambda result: bar.update(1) or (bar.close() if bar.n == total else None)
+    done = []
+
+    def line(result):
+        from harness.grading.quoting import printable
+
+        done.append(result)
+        statuses = " ".join(v.status.value for v in result.verdicts.values())
+        print(f"[{len(done)}/{total}] {printable(result.name, 60)}: {statuses} ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+    return line
+
+
+def write_outputs(results, args, points, manual, roster, problems, print_table, gradebook, write_feedback):
     """The table, then each output the command line asked for; one failing output does not stop the others."""
-    problems = []
     try:
         print_table(results)
     except (OSError, ValueError) as error:
         problems.append(f"the table could not be printed ({error})")
+    possible = sum(points.values()) + sum(manual.values())
     outputs = [(args.json, lambda path: Path(path).write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n", encoding="utf-8")),
-               (args.csv, lambda path: write_gradebook(results, path, points, args.proportional))]
+               (args.csv, lambda path: gradebook.write_gradebook(results, path, points, args.proportional, manual=manual)),
+               (args.canvas_csv, lambda path: gradebook.write_canvas(results, path, args.assignment, possible, points,
+                                                                     args.proportional, roster=roster))]
     for path, write in outputs:
         if path:
             try:
@@ -116,14 +168,17 @@ def write_outputs(results, args, points, print_table, write_gradebook, write_fee
                 write(path)
             except (OSError, ValueError) as error:
                 problems.append(f"{path} could not be written ({error})")
+    if args.canvas_csv and any(not r.student_id for r in results):
+        problems.append(f"{args.canvas_csv}: {sum(not r.student_id for r in results)} submission(s) have no Canvas user id "
+                        "(not from Canvas's download): Canvas cannot match those rows")
     if args.feedback:
         try:
-            problems += write_feedback(results, args.feedback, points, args.proportional)[1]
+            problems += write_feedback(results, args.feedback, points, args.proportional, manual=manual)[1]
         except (OSError, ValueError) as error:
             problems.append(f"{args.feedback} could not be written ({error})")
     for problem in problems:
-        print(f"Warning: {problem}.", file=sys.stderr)
-    return 0 if not problems else 1
+        print(f"Note: {problem}.", file=sys.stderr)
+    return 0
 
 
 def release(argv):

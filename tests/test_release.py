@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness.grading import feedback
+from harness.grading import feedback, gradebook
 from harness.release import BEGIN, END, RELEASED, ReleaseError, leaked_lines, recurrences_in, release, solutions_in, stub_regions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +142,7 @@ def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
         "sgd": Verdict(Status.FAIL, "", passed=3, total=4, failures=[
             {"cause": "likely cause: momentum is ignored", "count": 1, "first": "...", "case": "{lr=0.1, momentum=0.9}",
              "config": {"lr": 0.1, "momentum": 0.9}}])}, 1.0)
-    text = feedback.feedback_markdown(result, feedback.default_points(), proportional=True)
+    text = feedback.feedback_markdown(result, gradebook.default_points(), proportional=True)
     assert "(11.54 / 60 points)" in text and "(30 / 40 points)" in text
     namespace = {}
     snippet = text.split("```python\n")[1].split("```")[0]
@@ -157,9 +157,9 @@ def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
 
 
 def test_points_rubric_is_checked():
-    assert feedback.parse_points("backpropagation=70,sgd=30") == {"backpropagation": 70.0, "sgd": 30.0}
+    assert gradebook.parse_points("backpropagation=70,sgd=30") == {"backpropagation": 70.0, "sgd": 30.0}
     with pytest.raises(ValueError, match="unknown part 'report'"):
-        feedback.parse_points("report=10")
+        gradebook.parse_points("report=10")
 
 
 def test_release_takes_the_edition(tmp_path):
@@ -175,8 +175,8 @@ def test_make_grade_writes_gradebook_feedback_and_verdicts_into_one_folder():
     dry_run = subprocess.run(["make", "-n", "grade", "SUBMISSIONS=collected", "GRADED=out", "GRADE_OPTIONS=--proportional"],
                              cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
     command = " ".join(dry_run.replace("\\\n", " ").split())
-    assert ("tests_backpropagation.py grade collected --csv out/gradebook.csv --feedback out/feedback "
-            "--json out/verdicts.json --proportional") in command, command
+    assert ("tests_backpropagation.py grade collected --csv out/gradebook.csv --canvas-csv out/canvas.csv --feedback out/feedback "
+            "--json out/verdicts.json --marks out/marks.csv --proportional") in command, command
 
 
 LEAKY = PROJECT_ROOT / "tests" / "fixtures" / "leaky"

@@ -5,78 +5,34 @@ Feedback names, per part, the status, what passed, the distinct failures with th
 lines the student can paste into their notebook to reproduce the first failing case. Only the grader
 writes headings and verdict lines; every text that a submission could have shaped (its name, its
 exceptions' messages, the notes on its notebook) is quoted as data (harness.grading.quoting).
-Points follow a rubric (default: each part's points): all or nothing per part, or in proportion to
-the cases or settings passed.
+Points, marks and penalties are harness.grading.gradebook's.
 """
 
-import csv
 import sys
 from pathlib import Path
 
+from harness.grading import deliverables
+from harness.grading.gradebook import points_of, total_of
 from harness.grading.parts import PARTS
-from harness.grading.quoting import code_span, csv_cell, fenced, file_names, printable
+from harness.grading.quoting import code_span, fenced, file_names, printable
 from harness.status import Status
 
 
-def default_points(parts=PARTS):
-    return {part.key: part.points for part in parts}
-
-
-def parse_points(text, parts=PARTS):
-    """"backpropagation=60,sgd=40" -> {"backpropagation": 60.0, "sgd": 40.0}; ValueError says what is wrong."""
-    keys = [part.key for part in parts]
-    points = {}
-    for item in text.split(","):
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if key not in keys:
-            raise ValueError(f"--points names an unknown part {key!r}; the parts are {', '.join(keys)}")
-        try:
-            points[key] = float(value)
-        except ValueError:
-            raise ValueError(f"--points gives {key} the value {value!r}, which is not a number") from None
-        if points[key] < 0:
-            raise ValueError(f"--points gives {key} a negative value")
-    return {**{key: 0.0 for key in keys}, **points}
-
-
-def points_of(result, points, proportional=False, parts=PARTS):
-    """{part key: points earned} for one submission's result."""
-    earned = {}
-    for part in parts:
-        verdict = result.verdicts[part.key]
-        if verdict.status is Status.PASS:
-            earned[part.key] = points[part.key]
-        elif proportional and verdict.status is Status.FAIL and verdict.total:
-            earned[part.key] = round(points[part.key] * verdict.passed / verdict.total, 2)
-        else:
-            earned[part.key] = 0.0
-    return earned
-
-
-def write_gradebook(results, path, points, proportional=False, parts=PARTS):
-    """One row per submission: statuses, cases passed, points; the submission's name first."""
-    header = ["submission"]
-    for part in parts:
-        header += [part.key, f"{part.key} passed"]
-    header += [f"{part.key} points" for part in parts] + ["total points", "seconds"]
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        for result in results:
-            earned = points_of(result, points, proportional, parts)
-            row = [result.name]
-            for part in parts:
-                verdict = result.verdicts[part.key]
-                row += [verdict.status.value, f"{verdict.passed} / {verdict.total}" if verdict.total is not None else ""]
-            row += [earned[part.key] for part in parts] + [round(sum(earned.values()), 2), result.seconds]
-            writer.writerow([csv_cell(value) for value in row])
-
-
-def feedback_markdown(result, points=None, proportional=False, parts=PARTS):
+def feedback_markdown(result, points=None, proportional=False, parts=PARTS, manual=None):
     """The feedback file of one submission."""
     lines = [f"# Feedback: {code_span(result.name, 120)}", ""]
     earned = points_of(result, points, proportional, parts) if points else None
+    if points:
+        lines += [f"Total: {total_of(result, points, proportional, parts):g} points"
+                  f" (graded parts {sum(earned.values()):g} / {sum(points[p.key] for p in parts):g}"
+                  + "".join(f", {name} {result.marks[name]:g} / {maximum:g}" for name, maximum in (manual or {}).items() if name in result.marks)
+                  + (f", late penalty -{result.penalty:g}" if result.penalty else "") + ").", ""]
+    if result.lateness and result.lateness != "on time":
+        lines += [f"- Submitted {result.lateness}: {result.penalty:g} points off, by the handout's rule.", ""]
+    if result.comment:
+        lines += ["From your teaching assistant:", "", fenced(result.comment, "text"), ""]
+    lines += ["## What was handed in", ""] + deliverables.feedback_lines(result.deliverables)
+    lines += [f"- Note: {code_span(note)}" for note in result.notes] + [""]
     for part in parts:
         verdict = result.verdicts[part.key]
         score = f" ({earned[part.key]:g} / {points[part.key]:g} points)" if earned else ""
@@ -104,7 +60,7 @@ def feedback_markdown(result, points=None, proportional=False, parts=PARTS):
     return "\n".join(lines)
 
 
-def write_feedback(results, folder, points=None, proportional=False, parts=PARTS):
+def write_feedback(results, folder, points=None, proportional=False, parts=PARTS, manual=None):
     """One <submission>.md per submission in folder (names escaped and unique); returns
     ({submission name: path}, [problems]): a submission whose file cannot be written is a problem,
     not the end of the others'."""
@@ -115,7 +71,7 @@ def write_feedback(results, folder, points=None, proportional=False, parts=PARTS
     for result in results:
         path = folder / f"{stems[result.name]}.md"
         try:
-            path.write_text(feedback_markdown(result, points, proportional, parts), encoding="utf-8")
+            path.write_text(feedback_markdown(result, points, proportional, parts, manual), encoding="utf-8")
             paths[result.name] = path
         except (OSError, ValueError) as error:
             problems.append(f"feedback of {printable(result.name, 80)} not written ({type(error).__name__}: {printable(error, 200)})")

@@ -17,18 +17,16 @@ import shutil
 import tempfile
 import threading
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from harness.grading import protocol, sandbox, verdict
+from harness.grading import deliverables, protocol, sandbox, verdict
 from harness.grading.part import JudgeContext
 from harness.grading.parts import PARTS
 from harness.grading.protocol import RunStatus
-from harness.grading.submissions import extract_zip
 from harness.status import Status
 
 STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
@@ -43,17 +41,28 @@ class Options:
     memory_gib: float = 4.0        # per sandbox
     use_sandbox: bool = True       # False only with --unsafe-no-sandbox, for trusted code
     parts: tuple = PARTS
+    deliverables: bool = True      # check the notebooks were run and the report (harness.grading.deliverables)
 
 
 @dataclass
 class SubmissionResult:
-    """One submission's verdicts: {part key: Verdict}."""
+    """One submission's verdicts ({part key: Verdict}) and what the teacher's gradebook needs besides."""
     name: str
     verdicts: dict
     seconds: float = 0.0
+    student_id: str = ""           # Canvas's user id, where the layout says
+    canvas_name: str = ""
+    notes: list = field(default_factory=list)      # how it was collected (renamed notebooks, ...)
+    deliverables: dict = None      # deliverables.decode()'s facts, or None when they could not be checked
+    penalty: float = 0.0           # late penalty, in points
+    lateness: str = ""
+    marks: dict = field(default_factory=dict)      # the TA's marks: {column: points}
+    comment: str = ""
 
     def to_json(self, parts=PARTS):
-        return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds}
+        return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds,
+                "student id": self.student_id, "notes": self.notes, "deliverables": self.deliverables,
+                "late": self.lateness, "late penalty": self.penalty, "marks": self.marks, "comment": self.comment}
 
 
 def write_inputs(folder, options):
@@ -61,7 +70,7 @@ def write_inputs(folder, options):
     for part in options.parts:
         part.write_inputs(folder)
     job = {"parts": [{"key": part.key, "module": part.module, "notebook": part.notebook} for part in options.parts],
-           "timeout": options.timeout}
+           "timeout": options.timeout, "deliverables": options.deliverables}
     (folder / "job.json").write_text(json.dumps(job))
 
 
@@ -69,7 +78,7 @@ def run_sandboxed(folder, inputs, options):
     """Run the worker on one submission folder; returns ({part key: Frame}, out_of_memory)."""
     limits = sandbox.Limits(int(options.memory_gib * 2**30))
     scratch = tempfile.mkdtemp(prefix="inf265-part-")
-    reader = protocol.FrameReader([part.key for part in options.parts])
+    reader = protocol.FrameReader([part.key for part in options.parts] + ([deliverables.KEY] if options.deliverables else []))
     try:
         process = sandbox.start(folder, inputs, limits, scratch, options.use_sandbox)
         try:
@@ -124,40 +133,43 @@ def part_verdict(part, frame, context, options, out_of_memory):
                          "the submission called os._exit, was killed or crashed.")
 
 
-def submission_name(path):
-    return path.stem if path.suffix.lower() == ".zip" else path.name
-
-
-def grade_submission(path, inputs, options):
-    """The SubmissionResult of one submission (folder or .zip); never raises for the submission's doing."""
-    start = time.perf_counter()
-    name = submission_name(path)
-    unpacked = None
+def deliverables_of(frame):
+    """The decoded facts of the deliverables frame, or None (missing, timed out, malformed)."""
+    if frame is None or frame.status is not RunStatus.OK:
+        return None
     try:
-        folder = path
-        if not path.is_dir():
-            unpacked = Path(tempfile.mkdtemp(prefix="inf265-zip-"))
-            try:
-                folder = extract_zip(path, unpacked / "x")
-            except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
-                message = f"{path.name} cannot be unpacked ({type(error).__name__}: {error})."
-                return SubmissionResult(name, {part.key: verdict.error(message) for part in options.parts}, _since(start))
+        envelope = protocol.open_envelope(frame.payload)
+        return deliverables.decode(envelope.data) if envelope.outcome == "ran" else None
+    except (protocol.ProtocolError, ValueError, TypeError, KeyError):
+        return None
+
+
+def grade_submission(submission, inputs, options):
+    """The SubmissionResult of one collected submission (harness.grading.collect); never raises for its doing."""
+    start = time.perf_counter()
+    result = SubmissionResult(submission.name, {}, student_id=submission.student_id, canvas_name=submission.canvas_name,
+                              notes=list(submission.notes))
+    try:
+        if submission.error:
+            result.verdicts = {part.key: verdict.error(submission.error) for part in options.parts}
+            return result
+        folder = submission.folder
         frames, out_of_memory = run_sandboxed(folder, inputs, options)
-        verdicts = {}
         for part in options.parts:
             context = JudgeContext(folder=folder, notebook_path=folder / part.notebook)
             try:
-                verdicts[part.key] = part_verdict(part, frames.get(part.key), context, options, out_of_memory)
+                result.verdicts[part.key] = part_verdict(part, frames.get(part.key), context, options, out_of_memory)
             except Exception as error:  # a payload that decodes but makes no sense is the submission's doing
-                verdicts[part.key] = verdict.error(f"the sandbox returned unreadable results for {part.function} "
-                                                   f"({type(error).__name__}: {error}).")
-        return SubmissionResult(name, verdicts, _since(start))
+                result.verdicts[part.key] = verdict.error(f"the sandbox returned unreadable results for {part.function} "
+                                                          f"({type(error).__name__}: {error}).")
+        result.deliverables = deliverables_of(frames.get(deliverables.KEY))
+        return result
     except Exception as error:  # the grader's own failure on this submission: the others still get graded
         message = f"the grader could not grade this submission ({type(error).__name__}: {error})."
-        return SubmissionResult(name, {part.key: verdict.error(message) for part in options.parts}, _since(start))
+        result.verdicts = {part.key: verdict.error(message) for part in options.parts}
+        return result
     finally:
-        if unpacked:
-            shutil.rmtree(unpacked, ignore_errors=True)
+        result.seconds = _since(start)
 
 
 def _since(start):
@@ -165,8 +177,8 @@ def _since(start):
 
 
 def grade_all(submissions, options=None, on_done=None):
-    """Grade every submission, at most options.jobs sandboxes at a time; returns SubmissionResults in
-    the order of submissions. on_done(result): called as each one finishes (progress)."""
+    """Grade every collected submission (harness.grading.collect), at most options.jobs sandboxes at a
+    time; returns SubmissionResults in their order. on_done(result): called as each one finishes."""
     options = options or Options()
     torch.set_num_threads(1)
     inputs = Path(tempfile.mkdtemp(prefix="inf265-inputs-"))

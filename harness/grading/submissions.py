@@ -1,4 +1,4 @@
-"""Finding submissions, unpacking them, and what the sandbox's copy of one leaves out.
+"""Unpacking submissions, reading their files safely, and what the sandbox's copy of one leaves out.
 
 One rule for the copy and for zip extraction (needed): data folders, environments and large
 non-code files are not needed to take functions out of notebooks, and would fill the sandbox's tmpfs.
@@ -35,15 +35,6 @@ def not_needed(folder, names):
         elif os.path.isfile(path) and not needed([name], os.path.getsize(path)):
             skipped.add(name)
     return skipped
-
-
-def find_submissions(folder):
-    """Sub-folders and .zip files of folder, sorted by name; hidden entries are ignored."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NotADirectoryError(20, "not a folder" if folder.exists() else "no such folder")
-    return sorted((p for p in folder.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() == ".zip")),
-                  key=lambda p: p.name)
 
 
 def extract_zip(archive, target):

@@ -2,7 +2,8 @@
 
     python -m harness.grading.worker SUBMISSION INPUTS        (INPUTS/job.json: the parts and the time limit)
 
-This process imports torch once and never runs submitted code. For each part it copies the
+This process imports torch once and never runs submitted code. First, in a child of its own, it
+checks the deliverables (harness.grading.deliverables: notebooks run, the report; data only). For each part it copies the
 (read-only) submission afresh into a new folder of the tmpfs and forks a child that loads the part's
 notebook and calls the function on the grader's inputs (harness.grading.part_*). A part with
 lockdown first imports, from the installed packages only, the modules its notebook imports, then
@@ -26,7 +27,7 @@ import tempfile
 import time
 
 from harness.checks.notebook import NotebookError, load_notebook, parse_cells
-from harness.grading import protocol, sandbox
+from harness.grading import deliverables, protocol, sandbox
 from harness.grading.protocol import RunStatus, envelope, frame_bytes, pack
 from harness.grading.submissions import not_needed
 
@@ -185,14 +186,16 @@ def main(argv):
         job = json.load(file)
     present = [entry for entry in job["parts"] if os.path.lexists(os.path.join(submission, entry["notebook"]))]
     stdout_copy = os.dup(1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no sandboxed process may read this one's memory or fds
+    in_namespace = os.getpid() <= 3  # bwrap's PID namespace: its init is 1, this process 2
+    if job.get("deliverables"):  # data only (JSON, PDF), in a child of its own: a hostile PDF costs only that child
+        _write_frame(stdout_copy, deliverables.KEY, *_in_child(lambda: _deliverables(submission), job["timeout"], in_namespace, stdout_copy))
     for entry in job["parts"]:  # nothing to load: no need for torch or a child process
         if entry not in present:
             missing = pack(envelope("missing", f"{entry['notebook']} is not in the submission."), {})
-            os.write(stdout_copy, frame_bytes(entry["key"], RunStatus.OK, 0, missing))
+            _write_frame(stdout_copy, entry["key"], RunStatus.OK, 0, missing)
     parts = [importlib.import_module(entry["module"]).PART for entry in present]
-    in_namespace = os.getpid() <= 3  # bwrap's PID namespace: its init is 1, this process 2
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no sandboxed process may read this one's memory or fds
     scratch = tempfile.mkdtemp(prefix="parts-")  # a fresh name: nothing a part left behind is in the way
     for part in parts:
         work = os.path.join(tempfile.mkdtemp(dir=scratch), "submission")
@@ -207,10 +210,42 @@ def main(argv):
         os.close(read_end)
         # everything this part started, and its child, is gone before the next part starts
         sandbox.kill_until_gone(lambda: [-1] if in_namespace else [-pid], reap=True)
-        view = memoryview(frame_bytes(part.key, status, code, payload))
-        while view:
-            view = view[os.write(stdout_copy, view):]
+        _write_frame(stdout_copy, part.key, status, code, payload)
     return 0
+
+
+def _write_frame(fd, key, status, code, payload):
+    view = memoryview(frame_bytes(key, status, code, payload))
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _deliverables(submission):
+    return pack(envelope("ran", data=deliverables.inspect(submission)), {})
+
+
+def _in_child(make_payload, timeout, in_namespace, stdout_copy=None):
+    """(RunStatus, code, payload) of make_payload() run in a forked child with a time limit."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        if stdout_copy is not None:
+            os.close(stdout_copy)
+        os.setsid()
+        try:
+            payload = make_payload()
+        except BaseException as error:  # noqa: BLE001
+            payload = pack(envelope("load_error", f"{type(error).__name__}: {str(error)[:300]}"), {})
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_end, view[:1 << 20]):]
+        os._exit(0)
+    os.close(write_end)
+    result = _collect(read_end, pid, timeout)
+    os.close(read_end)
+    sandbox.kill_until_gone(lambda: [-1] if in_namespace else [-pid], reap=True)
+    return result
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ def test_forged_feedback_and_terminal_lines_stay_data(graded):
     text = next(graded["out"].joinpath("feedback").glob("f01_forges_the_feedback.md")).read_text()
     outside_code = __import__("re").sub(r"(`+)(?s:.*?)\1", "", text)
     assert [line for line in outside_code.splitlines() if line.startswith("#")] == [
-        "# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)", "##  in gradient_descent.ipynb: missing (0 / 40 points)"]
+        "# Feedback: ", "## What was handed in", "##  in backpropagation.ipynb: error (0 / 60 points)",
+        "##  in gradient_descent.ipynb: missing (0 / 40 points)"]
     assert "<" not in outside_code and "\x1b" not in text
     assert "\x1b" not in graded["result"].stdout and "\n# Feedback" not in graded["result"].stdout
 
@@ -144,7 +145,8 @@ def test_a_course_style_notebook_is_judged_with_its_own_net_inside_the_sandbox_t
 
 def test_json_has_the_documented_shape(graded):
     for v in graded["verdicts"].values():
-        assert set(v) == {"submission", "backpropagation", "sgd", "seconds"}
+        assert set(v) == {"submission", "backpropagation", "sgd", "seconds", "student id", "notes", "deliverables", "late",
+                          "late penalty", "marks", "comment"}
         for part in ("backpropagation", "sgd"):
             assert v[part]["status"] in {"pass", "fail", "error", "missing", "timeout"} and v[part]["message"]
             if v[part]["status"] in ("pass", "fail") and "failures" in v[part]:
@@ -178,7 +180,7 @@ def test_a_folder_of_submissions_is_graded_in_time(graded):
 
 def test_unreadable_submissions_dir_is_a_clear_error(tmp_path, capsys):
     assert cli_main(["grade", str(tmp_path / "nowhere")]) == 2
-    assert "Cannot read SUBMISSIONS_DIR" in capsys.readouterr().err
+    assert "Cannot read SUBMISSIONS" in capsys.readouterr().err
 
 
 def test_bad_command_line_is_an_error(tmp_path, capsys):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from harness.grading import feedback
+from harness.grading import feedback, gradebook
 from harness.grading.grade import SubmissionResult
 from harness.grading.quoting import code_span, csv_cell, file_names, printable
 from harness.grading.verdict import Verdict
@@ -40,9 +40,9 @@ def grader_lines(markdown):
 
 @pytest.mark.parametrize("text", FORGERIES, ids=range(len(FORGERIES)))
 def test_feedback_quotes_every_text_a_submission_shaped(text):
-    markdown = feedback.feedback_markdown(result_with(text, name=text), feedback.default_points())
+    markdown = feedback.feedback_markdown(result_with(text, name=text), gradebook.default_points())
     headings, markup = grader_lines(markdown)
-    assert headings == ["# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)",
+    assert headings == ["# Feedback: ", "## What was handed in", "##  in backpropagation.ipynb: error (0 / 60 points)",
                         "##  in gradient_descent.ipynb: missing (0 / 40 points)"], headings
     assert markup == []
     markdown.encode("utf-8")  # writable as UTF-8, whatever the name was
@@ -59,7 +59,7 @@ def test_the_table_shows_no_escape_and_no_extra_line(text):
 
 @pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\",\"pass\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)", "\tstart", "\rstart"])
 def test_gradebook_cells_never_start_a_formula(name, tmp_path):
-    feedback.write_gradebook([result_with("x", name=name)], tmp_path / "book.csv", feedback.default_points())
+    gradebook.write_gradebook([result_with("x", name=name)], tmp_path / "book.csv", gradebook.default_points())
     with open(tmp_path / "book.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
     for cell in rows[1]:

@@ -1,0 +1,167 @@
+"""Points, the TA's marks, late penalties, and the gradebooks: the detailed one and Canvas's import file.
+
+    total = points of the graded parts (all or nothing, or --proportional)
+          + the TA's marks for clarity of code and reporting (--marks marks.csv; a template with one row
+            per submission is written the first time)
+          - the late penalty (harness.grading.lateness), never below 0
+
+Every CSV cell goes through quoting.csv_cell: no name or comment a student chose runs as a formula.
+"""
+
+import csv
+from pathlib import Path
+
+from harness.grading import deliverables
+from harness.grading.parts import PARTS
+from harness.grading.quoting import csv_cell, printable
+from harness.status import Status
+
+MANUAL_DEFAULT = "clarity of code=10,reporting=20"
+ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+
+
+def default_points(parts=PARTS):
+    return {part.key: part.points for part in parts}
+
+
+def _pairs(text, option):
+    pairs = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        try:
+            pairs[key] = float(value)
+        except ValueError:
+            raise ValueError(f"{option} gives {key} the value {value!r}, which is not a number") from None
+        if pairs[key] < 0:
+            raise ValueError(f"{option} gives {key} a negative value")
+    return pairs
+
+
+def parse_points(text, parts=PARTS):
+    """"backpropagation=60,sgd=40" -> {"backpropagation": 60.0, "sgd": 40.0}; ValueError says what is wrong."""
+    keys = [part.key for part in parts]
+    points = _pairs(text, "--points")
+    unknown = [key for key in points if key not in keys]
+    if unknown:
+        raise ValueError(f"--points names an unknown part {unknown[0]!r}; the parts are {', '.join(keys)}")
+    return {**{key: 0.0 for key in keys}, **points}
+
+
+def parse_manual_points(text):
+    """"clarity of code=10,reporting=20": the TA's marks and their maxima ("" for none)."""
+    return _pairs(text, "--manual-points") if text.strip() else {}
+
+
+def points_of(result, points, proportional=False, parts=PARTS):
+    """{part key: points earned} for one submission's result."""
+    earned = {}
+    for part in parts:
+        verdict = result.verdicts[part.key]
+        if verdict.status is Status.PASS:
+            earned[part.key] = points[part.key]
+        elif proportional and verdict.status is Status.FAIL and verdict.total:
+            earned[part.key] = round(points[part.key] * verdict.passed / verdict.total, 2)
+        else:
+            earned[part.key] = 0.0
+    return earned
+
+
+def total_of(result, points, proportional=False, parts=PARTS):
+    """The final points: parts + marks - penalty, at least 0."""
+    automatic = sum(points_of(result, points, proportional, parts).values())
+    return round(max(0.0, automatic + sum(result.marks.values()) - result.penalty), 2)
+
+
+# --- the TA's marks ------------------------------------------------------------------------------------------
+
+def write_marks_template(results, path, manual):
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["submission", "student id", *manual, "comment"])
+        for result in results:
+            writer.writerow([csv_cell(result.name), csv_cell(result.student_id), *[""] * len(manual), ""])
+
+
+def merge_marks(results, path, manual):
+    """Read the TA's marks into each result (result.marks, result.comment); write a template if path does
+    not exist. Returns sentences for the terminal: the template written, marks out of range, rows unknown."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_marks_template(results, path, manual)
+        return [f"no marks yet: wrote {path} with one row per submission; fill in {', '.join(manual)} and grade again"]
+    problems, by_name = [], {r.name: r for r in results}
+    by_id = {r.student_id: r for r in results if r.student_id}
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        for row in csv.DictReader(file):
+            key, student = (row.get("submission") or "").lstrip("'"), (row.get("student id") or "").lstrip("'")
+            result = by_id.get(student) or by_name.get(key)
+            if result is None:
+                problems.append(f"{path}: no submission {printable(key or student, 80)} was graded; its row is left out")
+                continue
+            for column, maximum in manual.items():
+                text = (row.get(column) or "").strip()
+                if not text:
+                    continue
+                try:
+                    value = float(text)
+                except ValueError:
+                    problems.append(f"{path}: {column} of {printable(key, 80)} is {printable(text, 40)!r}, not a number; left out")
+                    continue
+                if not 0 <= value <= maximum:
+                    problems.append(f"{path}: {column} of {printable(key, 80)} is {value:g}, outside 0 to {maximum:g}; capped")
+                    value = min(max(value, 0.0), maximum)
+                result.marks[column] = value
+            result.comment = (row.get("comment") or "").strip()
+    return problems
+
+
+# --- the gradebooks ----------------------------------------------------------------------------------------
+
+def write_gradebook(results, path, points, proportional=False, parts=PARTS, manual=None):
+    """One row per submission: statuses, cases passed, points, deliverables, marks, lateness, the total."""
+    manual = manual or {}
+    deliverable_columns = list(deliverables.columns(None))
+    header = ["submission", "student id"]
+    for part in parts:
+        header += [part.key, f"{part.key} passed"]
+    header += [f"{part.key} points" for part in parts] + deliverable_columns + list(manual)
+    header += ["late", "late penalty", "total points", "notes", "seconds"]
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for result in results:
+            earned = points_of(result, points, proportional, parts)
+            row = [result.name, result.student_id]
+            for part in parts:
+                verdict = result.verdicts[part.key]
+                row += [verdict.status.value, f"{verdict.passed} / {verdict.total}" if verdict.total is not None else ""]
+            row += [earned[part.key] for part in parts]
+            row += list(deliverables.columns(result.deliverables).values())
+            row += [result.marks.get(column, "") for column in manual]
+            row += [result.lateness, result.penalty, total_of(result, points, proportional, parts), "; ".join(result.notes), result.seconds]
+            writer.writerow([csv_cell(value) for value in row])
+
+
+def read_roster(path):
+    """{Canvas user id: {column: value}} from Canvas's gradebook export (its first five columns)."""
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        return {row["ID"].strip(): {c: row.get(c, "") for c in ROSTER_COLUMNS} for row in csv.DictReader(file)
+                if (row.get("ID") or "").strip().isdigit()}
+
+
+def write_canvas(results, path, assignment, points_possible, points, proportional=False, parts=PARTS, roster=None):
+    """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment's
+    column, with a Points Possible row. Canvas matches rows by ID (its user id)."""
+    roster = roster or {}
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow([*ROSTER_COLUMNS, assignment])
+        writer.writerow(["Points Possible", "", "", "", "", points_possible])
+        for result in results:
+            known = roster.get(result.student_id, {})
+            row = [known.get("Student") or result.canvas_name or result.name, result.student_id,
+                   known.get("SIS User ID", ""), known.get("SIS Login ID", ""), known.get("Section", ""),
+                   total_of(result, points, proportional, parts)]
+            writer.writerow([csv_cell(value) for value in row])
