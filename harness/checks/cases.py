@@ -27,9 +27,18 @@ class GradientCase:
         return self.x.shape[0]
 
     def build(self, net_class=MyNet):
-        """A fresh float64 net with this case's seeded weights and activation."""
-        torch.manual_seed(self.seed)
-        model = net_class(list(self.n_l))  # the course's constructor takes only the widths ...
+        """A fresh float64 net with this case's seeded weights and activation.
+
+        The weights are drawn in float64 whatever the default dtype is, so that the grader, the
+        sandboxed worker and a student's check build the very same nets.
+        """
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            torch.manual_seed(self.seed)
+            model = net_class(list(self.n_l))  # the course's constructor takes only the widths ...
+        finally:
+            torch.set_default_dtype(previous)
         set_activation(model, self.activation)  # ... so the case sets f and df itself
         return model.to(torch.float64)
 

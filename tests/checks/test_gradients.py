@@ -155,6 +155,20 @@ def test_cases_cover_depths_activations_batches_and_square_layers():
     assert sum(len(set(c.n_l)) == 1 and len(c.n_l) > 2 for c in random) >= 10
 
 
+def test_a_case_builds_the_same_weights_whatever_the_default_dtype():
+    """The grader, the worker and a student's check may run under different default dtypes."""
+    case = gradient_cases(n_random=1)[0]
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float32)
+        in_float32 = case.build()
+        torch.set_default_dtype(torch.float64)
+        in_float64 = case.build()
+    finally:
+        torch.set_default_dtype(previous)
+    assert all(torch.equal(a, b) for a, b in zip(in_float32.parameters(), in_float64.parameters()))
+
+
 def test_finite_differences_agree_with_autograd_and_restore_parameters():
     torch.manual_seed(0)
     model = MyNet([3, 4, 2], activation="sigmoid").double()
