@@ -19,7 +19,7 @@ REPORT_DIR = Path(__file__).resolve().parent
 REQUIRED_KEYS = {"backpropagation": "backpropagation.ipynb", "search": "gradient_descent.ipynb",
                  "selected": "gradient_descent.ipynb", "test_accuracy": "gradient_descent.ipynb"}
 REQUIRED_FIGURES = {
-    "examples": "gradient_descent.ipynb", "selected_learning_curves": "gradient_descent.ipynb",
+    "examples": "gradient_descent.ipynb", "train_validation": "gradient_descent.ipynb",
     "search_comparison": "gradient_descent.ipynb", "momentum_curves": "gradient_descent.ipynb",
     "confusion_matrix": "gradient_descent.ipynb", "extension_activations": "gradient_descent.ipynb",
     "extension_optimizers": "gradient_descent.ipynb",
@@ -59,7 +59,8 @@ def build(report_dir=REPORT_DIR, output=None):
 def build_edition(folder):
     """Build another edition's report in folder (its results.json and figures/ written by the notebooks)."""
     folder = Path(folder).resolve()
-    shutil.copy(REPORT_DIR / "report.typ", folder / "report.typ")
+    for name in ("report.typ", "references.yml"):
+        shutil.copy(REPORT_DIR / name, folder / name)
     return build(report_dir=folder)
 
 

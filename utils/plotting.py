@@ -3,23 +3,48 @@
 import torch
 
 
+# Figures are drawn at the size they are printed (the report's text is 6.7 inches wide), so that
+# a 9-point label stays 9 points on paper.
+FULL_WIDTH, HALF_WIDTH = 6.7, 3.3
+FONT_SIZE = 9
+
+
 def _subplots(*args, **kwargs):
     # pyplot is imported on first use: importing this module stays cheap for code that only needs
     # the notebook's definitions (the grader loads them without plotting anything).
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "legend.fontsize": FONT_SIZE - 1,
+                         "figure.titlesize": FONT_SIZE + 1})
     return plt.subplots(*args, **kwargs)
+
+
+def _legend_below(fig, ax, columns=2):
+    """One legend under the panels, where it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns, frameon=False)
+
+
+def _whole_epochs(ax):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
+
+
+def binomial_standard_error(accuracy, n):
+    """Standard error of an accuracy measured on n independent images: sqrt(p (1 - p) / n)."""
+    return (accuracy * (1 - accuracy) / n) ** 0.5
 
 
 def save(fig, path):
     """Write fig as a PNG (150 dpi, no timestamp metadata, so reruns give the same bytes)."""
-    fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": None})
     return path
 
 
 def image_grid(x, y, classes, mean, std, per_class=8):
     """The first per_class images of each class, un-normalised, one row per class."""
-    fig, axes = _subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.3))
+    fig, axes = _subplots(len(classes), per_class, figsize=(per_class * 0.6, len(classes) * 0.75 + 0.3))
     for label, name in enumerate(classes):
         images = x[y == label][:per_class] * std[:, None, None] + mean[:, None, None]
         for ax, image in zip(axes[label], images):
@@ -32,43 +57,64 @@ def image_grid(x, y, classes, mean, std, per_class=8):
 
 def learning_curves(curves, title):
     """curves: {label: {"loss": [...], "val_accuracy": [...]}} per epoch; two panels side by side."""
-    fig, (left, right) = _subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = _subplots(1, 2, figsize=(FULL_WIDTH, 2.6))
     for label, curve in curves.items():
         epochs = range(1, len(curve["loss"]) + 1)
         left.plot(epochs, curve["loss"], label=label)
         right.plot(epochs, [100 * a for a in curve["val_accuracy"]], label=label)
     left.set(title="Training loss", xlabel="epoch", ylabel="mean cross-entropy (nats)")
     right.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    from matplotlib.ticker import MaxNLocator
-
     for ax in (left, right):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
+        _whole_epochs(ax)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
+    _legend_below(fig, left, columns=1 if max(map(len, curves)) > 40 else 2)
     return fig
 
 
-def search_comparison(rows):
-    """rows: [{"train_accuracy", "val_accuracy"}], numbered 1.. in order; grouped bars in percent."""
-    fig, ax = _subplots(figsize=(11, 4))
-    positions = torch.arange(len(rows), dtype=torch.float64)
-    ax.bar(positions - 0.2, [100 * r["train_accuracy"] for r in rows], 0.4, label="train")
-    ax.bar(positions + 0.2, [100 * r["val_accuracy"] for r in rows], 0.4, label="validation")
-    ax.set_xticks(positions.tolist(), [str(i + 1) for i in range(len(rows))])
-    low = min(min(r["val_accuracy"], r["train_accuracy"]) for r in rows)
-    ax.set_ylim(100 * low - 3, 100)
-    ax.set(title="Hyper-parameter search: accuracy at the best validation epoch",
-           xlabel="configuration (numbered in search order)", ylabel="accuracy (%)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
+def train_validation_curves(train_accuracy, val_accuracy, selected_epoch, title):
+    """Train and validation accuracy per epoch on one axis: the gap between them is the overfitting."""
+    fig, ax = _subplots(figsize=(FULL_WIDTH, 2.6))
+    epochs = range(1, len(train_accuracy) + 1)
+    ax.plot(epochs, [100 * a for a in train_accuracy], label="train (without augmentation)")
+    ax.plot(epochs, [100 * a for a in val_accuracy], label="validation")
+    ax.axvline(selected_epoch, color="grey", linestyle="--", linewidth=1, label=f"selected epoch ({selected_epoch})")
+    ax.set(title=title, xlabel="epoch", ylabel="accuracy (%)")
+    _whole_epochs(ax)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _legend_below(fig, ax, columns=3)
+    return fig
+
+
+def search_comparison(rows, n_val, selected=None):
+    """rows: [{"train_accuracy", "val_accuracy"}], numbered 1.. in order, top to bottom.
+
+    Validation accuracy as points with +-1 standard error (binomial, n_val images); train accuracy as
+    open markers. Points, not bars: the axis need not start at 0 to be read right.
+    """
+    fig, ax = _subplots(figsize=(FULL_WIDTH, 0.9 + 0.32 * len(rows)))
+    positions = list(range(len(rows)))
+    val = [100 * r["val_accuracy"] for r in rows]
+    errors = [100 * binomial_standard_error(r["val_accuracy"], n_val) for r in rows]
+    ax.errorbar(val, positions, xerr=errors, fmt="o", capsize=3, label=f"validation, +-1 standard error ({n_val} images)")
+    ax.plot([100 * r["train_accuracy"] for r in rows], positions, "s", mfc="none", label="train (at the same epoch)")
+    if selected is not None:
+        ax.axhspan(selected - 0.4, selected + 0.4, color="gold", alpha=0.25, label="selected")
+    ax.set_yticks(positions, [str(i + 1) for i in positions])
+    ax.invert_yaxis()
+    ax.set(title="Hyper-parameter search: accuracy at each configuration's best validation epoch",
+           xlabel="accuracy (%)", ylabel="configuration")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _legend_below(fig, ax, columns=3)
     return fig
 
 
 def confusion_matrix_plot(matrix, classes, title):
     """matrix[i, j]: samples of true class i predicted as class j, with counts in the cells."""
-    fig, ax = _subplots(figsize=(4, 3.6))
+    fig, ax = _subplots(figsize=(HALF_WIDTH, 3.0))
     ax.imshow(matrix.cpu().numpy(), cmap="Blues")
     for i in range(len(classes)):
         for j in range(len(classes)):

@@ -29,3 +29,33 @@ def test_confusion_matrix_plot_labels_classes():
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted class", "true class", "Test split")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "automobile"]
+
+
+def test_search_comparison_shows_points_with_standard_errors_not_truncated_bars():
+    rows = [{"train_accuracy": 0.95, "val_accuracy": 0.90}, {"train_accuracy": 0.99, "val_accuracy": 0.92}]
+    fig = plotting.search_comparison(rows, n_val=1000, selected=1)
+    ax = fig.axes[0]
+    assert not ax.patches or all(p.get_width() < 100 for p in ax.patches if hasattr(p, "get_width"))  # no bars from 0
+    assert ax.get_xlabel() == "accuracy (%)" and ax.get_title()
+    caps = [c for c in ax.containers if hasattr(c, "has_xerr") and c.has_xerr]
+    assert caps, "validation accuracy carries error bars"
+    low, high = caps[0].lines[2][0].get_segments()[1][:, 0]  # second configuration's bar
+    expected = 100 * (0.92 * 0.08 / 1000) ** 0.5
+    assert abs((high - low) / 2 - expected) < 1e-9
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2"]
+
+
+def test_train_and_validation_share_one_accuracy_axis():
+    fig = plotting.train_validation_curves([0.8, 0.9, 0.95], [0.78, 0.85, 0.86], 3, "Selected configuration")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "accuracy (%)" and ax.get_xlabel() == "epoch"
+    assert [list(line.get_ydata()) for line in ax.lines[:2]] == [[80.0, 90.0, 95.0], [78.0, 85.0, 86.0]]
+    assert fig.legends and not ax.get_legend()  # the legend sits below the axes, off the curves
+
+
+def test_figures_are_drawn_at_print_size_with_legible_text():
+    fig = plotting.learning_curves({"a": {"loss": [1, 0.5], "val_accuracy": [0.5, 0.6]}}, "t")
+    assert fig.get_figwidth() <= plotting.FULL_WIDTH
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert min(sizes) >= 8
