@@ -87,7 +87,7 @@ def test_float32_and_2d_bias_pass_as_the_course_allows_and_are_noted():
     assert not exact and "torch.float32" in detail and "shape (1," in detail
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", [1, 2, 7, 13, 19])  # 52 more nets each; seed 0 runs in every other test
 def test_right_backpropagation_is_accepted_on_every_seed(seed):
     result = run_gradient_checks(bp.right, seed=seed, verbose=False)
     assert result.passed and all(yes for yes, _ in result.distinctions.values()), [str(f) for f in result.failures[:3]]
@@ -99,7 +99,7 @@ def test_course_size_nets_with_saturated_units_are_accepted(widths):
     from harness.checks.cases import GradientCase, course_toy_data
 
     x, y = course_toy_data(widths[0], widths[-1], generator=torch.Generator().manual_seed(1))
-    for seed in range(20):
+    for seed in range(6):
         for i in (0, 6, 9):
             case = GradientCase("toy", widths, "tanh", x[i:i + 1], y[i:i + 1], seed, True)
             result = check_case(bp.right, case)
