@@ -10,3 +10,7 @@ os.environ.setdefault("INF265_RESULTS_DIR", tempfile.mkdtemp(prefix="inf265-resu
 # Every cell still runs, and every output nbval compares (dataset sizes, harness verdicts, bitwise
 # SGD verdicts) does not depend on the number of epochs; `make run` trains with the full budget.
 os.environ.setdefault("INF265_EPOCHS", "3")
+# Two pytest workers share two cores: a process that also spins two OpenMP threads (a notebook's
+# kernel under nbval, a test's torch) waits on a core the other worker holds, and ran ten times
+# slower. Set before torch loads anywhere (the workers and kernels inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
