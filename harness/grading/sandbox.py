@@ -256,7 +256,14 @@ def start(submission, inputs, limits, scratch, use_sandbox=True):
 
 def end(process, limits):
     """Kill the worker and everything it started: its cgroup, its session, itself."""
-    kill_until_gone(lambda: limits.pids() | {-process.pid})
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    # Reap the session's leader first: while it is an unreaped zombie its group stays signalable, and
+    # the loop below would wait out its whole timeout on every submission. (Its pid is not handed out
+    # again within the few milliseconds the loop needs: pids are allocated in increasing order.)
     process.kill()
     process.wait()
+    kill_until_gone(lambda: limits.pids() | {-process.pid})
     process.stdout.close()
