@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_grading.py [N] [--jobs J]
 
-Budget (issue: sandboxed grading): 40 copies with --jobs 2 in at most 1.5x the unsandboxed
-grader's 36 s, so 54 s, on 2 cores.
+Budget (issue 23): 40 copies with --jobs 2 in at most 50 s on 2 cores. Most of a copy's time is the
+sandbox's own `import torch` (1.8 s to 3.1 s, by the day's machine); README's timings say what each
+day measured.
 """
 
 import argparse

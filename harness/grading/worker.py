@@ -141,9 +141,7 @@ def _child(part, work, inputs, write_end, stdout_copy):
         payload = run_part(part, work, inputs, verify)
     except BaseException as error:  # noqa: BLE001
         payload = pack(envelope("load_error", f"grading stopped: {type(error).__name__}: {str(error)[:300]}"), {})
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(write_end, view[:1 << 20]):]
+    _write_all(write_end, payload)
     os._exit(0)
 
 
@@ -215,9 +213,14 @@ def main(argv):
 
 
 def _write_frame(fd, key, status, code, payload):
-    view = memoryview(frame_bytes(key, status, code, payload))
+    _write_all(fd, frame_bytes(key, status, code, payload))
+
+
+def _write_all(fd, data):
+    """Write all of data to fd, a megabyte at a time (a pipe takes what fits and blocks on the rest)."""
+    view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view[:1 << 20]):]
 
 
 def _deliverables(submission):
@@ -237,9 +240,7 @@ def _in_child(make_payload, timeout, in_namespace, stdout_copy=None):
             payload = make_payload()
         except BaseException as error:  # noqa: BLE001
             payload = pack(envelope("load_error", f"{type(error).__name__}: {str(error)[:300]}"), {})
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(write_end, view[:1 << 20]):]
+        _write_all(write_end, payload)
         os._exit(0)
     os.close(write_end)
     result = _collect(read_end, pid, timeout)
