@@ -42,16 +42,17 @@ def save(fig, path):
     return path
 
 
-def image_grid(x, y, classes, mean, std, per_class=8):
-    """The first per_class images of each class, un-normalised, one row per class."""
-    fig, axes = _subplots(len(classes), per_class, figsize=(per_class * 0.6, len(classes) * 0.75 + 0.3))
+def image_grid(x, y, classes, mean, std, per_class=6):
+    """The first per_class images of each class, un-normalised, one row per class (half a page wide)."""
+    side = (HALF_WIDTH - 0.4) / per_class  # inches per image, beside the class names
+    fig, axes = _subplots(len(classes), per_class, figsize=(HALF_WIDTH, len(classes) * side + 0.45))
     for label, name in enumerate(classes):
         images = x[y == label][:per_class] * std[:, None, None] + mean[:, None, None]
         for ax, image in zip(axes[label], images):
             ax.imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
             ax.set_xticks([]), ax.set_yticks([])
         axes[label][0].set_ylabel(name)
-    fig.suptitle(f"Example training images ({x.shape[-1]}x{x.shape[-1]} pixels)")
+    fig.suptitle(f"Training images ({x.shape[-1]}x{x.shape[-1]} pixels)")
     return fig
 
 

@@ -59,3 +59,11 @@ def test_figures_are_drawn_at_print_size_with_legible_text():
     fig.canvas.draw()
     sizes = [t.get_fontsize() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
     assert min(sizes) >= 8
+
+
+def test_image_grid_fits_half_a_page_with_a_row_per_class():
+    x = torch.rand(12, 3, 16, 16)
+    y = torch.tensor([0, 1] * 6)
+    fig = plotting.image_grid(x, y, ("cat", "automobile"), torch.zeros(3), torch.ones(3))
+    assert fig.get_figwidth() <= plotting.HALF_WIDTH
+    assert (fig.axes[0].get_ylabel(), fig.axes[6].get_ylabel()) == ("cat", "automobile")  # six images a row
