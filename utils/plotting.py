@@ -37,7 +37,7 @@ def binomial_standard_error(accuracy, n):
 
 
 def save(fig, path):
-    """Write fig as a PNG (150 dpi, no timestamp metadata, so reruns give the same bytes)."""
+    """Write fig as a PNG (200 dpi, no timestamp metadata, so reruns give the same bytes)."""
     fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": None})
     return path
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from harness.checks.precision import float64_default
 from utils.mynet import ACTIVATIONS, MyNet
 
 
@@ -32,13 +33,9 @@ class GradientCase:
         The weights are drawn in float64 whatever the default dtype is, so that the grader, the
         sandboxed worker and a student's check build the very same nets.
         """
-        previous = torch.get_default_dtype()
-        torch.set_default_dtype(torch.float64)
-        try:
+        with float64_default():
             torch.manual_seed(self.seed)
             model = net_class(list(self.n_l))  # the course's constructor takes only the widths ...
-        finally:
-            torch.set_default_dtype(previous)
         set_activation(model, self.activation)  # ... so the case sets f and df itself
         return model.to(torch.float64)
 

@@ -18,6 +18,7 @@ import torch
 from harness.checks.cases import gradient_cases
 from harness.checks.diagnosis import likely_cause
 from harness.checks.guard import run_backpropagation
+from harness.checks.precision import float64_default
 from harness.checks.references import (
     STORES, Gradients, autograd_gradients, finite_difference_bound, finite_difference_gradients, parameter_items,
     loss_roundoff_scale, roundoff_bound,
@@ -249,13 +250,9 @@ def run_gradient_checks(backpropagation, net_class=MyNet, n_random=50, seed=0, v
     distinction). Returns a CheckResult; with verbose, prints its summary, every distinct failure,
     the distinctions and notes.
     """
-    previous_dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # a submission that changed it must not change the cases
-    try:
+    with float64_default():  # a submission that changed it must not change the cases
         cases, references = cached_references(n_random, seed)
         results = [check_case(backpropagation, case, net_class, reference) for case, reference in zip(cases, references)]
-    finally:
-        torch.set_default_dtype(previous_dtype)
     result = summarize(results)
     if verbose:
         result.print()

@@ -25,6 +25,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from harness.checks.precision import float64_default
 from harness.checks.results import CheckResult, Failure
 from harness.checks.signature import call_arguments, call_plan
 from harness.checks.tolerances import SGD_RTOL
@@ -100,9 +101,7 @@ def reference_states(configs, n_epochs, seed):
 @lru_cache(maxsize=64)
 def _reference_states(configs, n_epochs, seed):
     configs = [dict(c) for c in configs]
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
+    with float64_default():
         result = {}
         for i, config in enumerate(configs):
             model, loader = sgd_problem(seed)
@@ -110,8 +109,6 @@ def _reference_states(configs, n_epochs, seed):
             result[i] = (states_with_torch_sgd(model, loader(), n_epochs, config),
                          states_with_torch_sgd(one_model, one_loader(), 1, config)[0])
         return result
-    finally:
-        torch.set_default_dtype(previous)
 
 
 # --- calling the submission ------------------------------------------------------------------------
@@ -161,26 +158,23 @@ def run_train_manual_update(function, configs, n_epochs=N_EPOCHS, seed=0, name="
     outcomes = {}
     if plan.unfillable or not {"n_epochs", "model", "loss_fn", "train_loader", "lr"} <= set(plan.roles):
         return plan, outcomes
-    previous = torch.get_default_dtype()
     for i, config in enumerate(configs):
         if not set(config) <= plan.supported:
             continue
-        torch.set_default_dtype(torch.float64)
-        model, loader = sgd_problem(seed)
-        recorder = ParameterRecorder(loader(), model)
-        try:
-            _call(function, plan, model, recorder, n_epochs, config)
-            states = recorder.finish()
-            one_model, one_loader = one_step_problem(seed)
-            _call(function, plan, one_model, one_loader(), 1, config)
-            outcomes[i] = SgdOutcome(states=states, one_step=parameter_state(one_model))
-        except KeyboardInterrupt:
-            raise
-        except BaseException as error:  # SystemExit too
-            message, raised = _explain(error, name)
-            outcomes[i] = SgdOutcome(error=message, raised=raised)
-        finally:
-            torch.set_default_dtype(previous)
+        with float64_default():
+            model, loader = sgd_problem(seed)
+            recorder = ParameterRecorder(loader(), model)
+            try:
+                _call(function, plan, model, recorder, n_epochs, config)
+                states = recorder.finish()
+                one_model, one_loader = one_step_problem(seed)
+                _call(function, plan, one_model, one_loader(), 1, config)
+                outcomes[i] = SgdOutcome(states=states, one_step=parameter_state(one_model))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # SystemExit too
+                message, raised = _explain(error, name)
+                outcomes[i] = SgdOutcome(error=message, raised=raised)
     return plan, outcomes
 
 

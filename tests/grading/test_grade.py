@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -44,14 +43,12 @@ def graded(tmp_path_factory):
     # the grader's temporary folders (the inputs every sandbox binds) under a folder of this run only, so
     # that a process this run left behind is told from another test's grading running beside it
     temporary = tmp_path_factory.mktemp("grader-tmp")
-    start = time.perf_counter()
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(root), "--json", str(out / "verdicts.json"),
                              "--csv", str(out / "gradebook.csv"), "--feedback", str(out / "feedback"),
                              "--timeout", str(TIMEOUT), "--jobs", "2", "--memory", "2"], capture_output=True, text=True, timeout=900,
                             env={**os.environ, "INF265_TEST_SECRET": "the grader's own", "TMPDIR": str(temporary)})
-    seconds = time.perf_counter() - start
     verdicts = json.loads((out / "verdicts.json").read_text()) if (out / "verdicts.json").exists() else []
-    return {"root": root, "before": before, "result": result, "verdicts": {v["submission"]: v for v in verdicts}, "seconds": seconds,
+    return {"root": root, "before": before, "result": result, "verdicts": {v["submission"]: v for v in verdicts},
             "out": out, "temporary": temporary}
 
 
