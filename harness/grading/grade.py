@@ -27,6 +27,8 @@ from harness.grading import deliverables, protocol, sandbox, verdict
 from harness.grading.part import JudgeContext
 from harness.grading.parts import PARTS
 from harness.grading.protocol import RunStatus
+from harness.grading.slot import SlotBroken, SlotPool, SlotUnavailable
+from harness.grading.submissions import SubmissionTooLarge
 from harness.status import Status
 
 STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
@@ -70,15 +72,37 @@ def write_inputs(folder, options):
     for part in options.parts:
         part.write_inputs(folder)
     job = {"parts": [{"key": part.key, "module": part.module, "notebook": part.notebook} for part in options.parts],
-           "timeout": options.timeout, "deliverables": options.deliverables}
+           "timeout": options.timeout, "deliverables": options.deliverables, "submission_seconds": slot_budget(options)}
     (folder / "job.json").write_text(json.dumps(job))
 
 
-def run_sandboxed(folder, inputs, options):
-    """Run the worker on one submission folder; returns ({part key: Frame}, out_of_memory)."""
+def frame_keys(options):
+    return [part.key for part in options.parts] + ([deliverables.KEY] if options.deliverables else [])
+
+
+def run_in_slot(folder, pool, options):
+    """({part key: Frame}, out_of_memory) of one submission folder graded in one of pool's slots."""
+    status, data, out_of_memory = pool.run(folder)
+    if status == "isolation":
+        raise RuntimeError(f"its sandbox could not be made: {data.decode(errors='replace')}")
+    reader = protocol.FrameReader(frame_keys(options))
+    reader.feed(data)
+    return reader.frames, out_of_memory
+
+
+def run_sandboxed(folder, inputs, options, pool=None):
+    """Run the worker on one submission folder; returns ({part key: Frame}, out_of_memory). In a slot
+    of pool where one can be made (harness.grading.slot), else in a sandbox of its own."""
+    if pool is not None and options.use_sandbox:
+        try:
+            return run_in_slot(folder, pool, options)
+        except SlotUnavailable:
+            pass
+        except SlotBroken:
+            return {}, False
     limits = sandbox.Limits(int(options.memory_gib * 2**30))
     scratch = tempfile.mkdtemp(prefix="inf265-part-")
-    reader = protocol.FrameReader([part.key for part in options.parts] + ([deliverables.KEY] if options.deliverables else []))
+    reader = protocol.FrameReader(frame_keys(options))
     try:
         process = sandbox.start(folder, inputs, limits, scratch, options.use_sandbox)
         try:
@@ -144,7 +168,7 @@ def deliverables_of(frame):
         return None
 
 
-def grade_submission(submission, inputs, options):
+def grade_submission(submission, inputs, options, pool=None):
     """The SubmissionResult of one collected submission (harness.grading.collect); never raises for its doing."""
     start = time.perf_counter()
     result = SubmissionResult(submission.name, {}, student_id=submission.student_id, canvas_name=submission.canvas_name,
@@ -154,7 +178,7 @@ def grade_submission(submission, inputs, options):
             result.verdicts = {part.key: verdict.error(submission.error) for part in options.parts}
             return result
         folder = submission.folder
-        frames, out_of_memory = run_sandboxed(folder, inputs, options)
+        frames, out_of_memory = run_sandboxed(folder, inputs, options, pool)
         for part in options.parts:
             context = JudgeContext(folder=folder, notebook_path=folder / part.notebook)
             try:
@@ -163,6 +187,10 @@ def grade_submission(submission, inputs, options):
                 result.verdicts[part.key] = verdict.error(f"the sandbox returned unreadable results for {part.function} "
                                                           f"({type(error).__name__}: {error}).")
         result.deliverables = deliverables_of(frames.get(deliverables.KEY))
+        return result
+    except SubmissionTooLarge as error:
+        result.verdicts = {part.key: verdict.error(f"{error}: hand in the notebooks, the report and code files only.")
+                           for part in options.parts}
         return result
     except Exception as error:  # the grader's own failure on this submission: the others still get graded
         message = f"the grader could not grade this submission ({type(error).__name__}: {error})."
@@ -185,12 +213,21 @@ def grade_all(submissions, options=None, on_done=None):
     try:
         write_inputs(inputs, options)  # each part also makes its references here, before the threads need them
         results = [None] * len(submissions)
-        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-            futures = {pool.submit(grade_submission, path, inputs, options): i for i, path in enumerate(submissions)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if on_done:
-                    on_done(results[futures[future]])
+        slots = SlotPool(inputs, int(options.memory_gib * 2**30), slot_budget(options))
+        try:
+            with ThreadPoolExecutor(max_workers=options.jobs) as threads:
+                futures = {threads.submit(grade_submission, path, inputs, options, slots): i for i, path in enumerate(submissions)}
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    if on_done:
+                        on_done(results[futures[future]])
+        finally:
+            slots.close()
         return results
     finally:
         shutil.rmtree(inputs, ignore_errors=True)
+
+
+def slot_budget(options):
+    """Seconds one submission may take in a slot: every part and the deliverables at their time limit."""
+    return (len(options.parts) + options.deliverables) * (options.timeout + 5) + 10

@@ -56,26 +56,44 @@ def _python_roots():
     return sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())})
 
 
-def bwrap_command(submission, inputs, argv):
-    """The bwrap command line that runs argv (a python command) in the sandbox described above."""
+VENV = "/venv"  # where a slot sees the grader's virtual environment (its /tmp is remade per submission)
+
+
+def bwrap_command(submission, inputs, argv, slot=False):
+    """The bwrap command line that runs argv (a python command) in the sandbox described above.
+
+    slot: no submission is bound; /proc is the sandbox's own (the zygote reads it to make each
+    submission's namespaces, harness.grading.namespaces, which cover it before submitted code runs),
+    /submission is an empty folder, and a virtual environment is seen at /venv."""
     command = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--uid", "1000", "--gid", "1000",
                "--cap-drop", "ALL", "--clearenv",
                # the tmpfs first: mounts made later go on top of it (the project, its .venv, may live under /tmp)
                "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for system in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"):
         command += ["--ro-bind-try", system, system]
+    python = sys.executable
     for root in _python_roots():
-        command += ["--ro-bind", root, root]
+        if slot and root == str(Path(sys.prefix).resolve()) and sys.prefix != sys.base_prefix:
+            command += ["--ro-bind", root, VENV]
+            python = f"{VENV}/bin/{Path(sys.executable).name}"
+        elif slot and Path(root).is_relative_to("/tmp"):
+            raise SandboxUnavailable(f"Python lives under /tmp ({root}), which each submission's sandbox covers")
+        else:
+            command += ["--ro-bind", root, root]
     command += ["--ro-bind", str(PROJECT_ROOT / "harness"), f"{GRADER}/harness",
                 "--ro-bind", str(PROJECT_ROOT / "utils"), f"{STUDENT_HELPERS}/utils",
-                "--ro-bind", str(inputs), "/inputs", "--ro-bind", str(submission), "/submission",
-                # /proc holds cpuinfo only: PyTorch picks its CPU kernels from it (without, it falls back to ones
-                # without fused multiply-add, and SGD that is bitwise equal outside is not inside)
-                "--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo",
-                "--dev", "/dev", "--remount-ro", "/dev", "--chdir", "/tmp", "--remount-ro", "/"]
+                "--ro-bind", str(inputs), "/inputs"]
+    if slot:
+        command += ["--dir", "/submission", "--proc", "/proc"]
+    else:
+        command += ["--ro-bind", str(submission), "/submission",
+                    # /proc holds cpuinfo only: PyTorch picks its CPU kernels from it (without, it falls back to ones
+                    # without fused multiply-add, and SGD that is bitwise equal outside is not inside)
+                    "--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo"]
+    command += ["--dev", "/dev", "--remount-ro", "/dev", "--chdir", "/tmp", "--remount-ro", "/"]
     for key, value in SANDBOX_ENVIRONMENT.items():
         command += ["--setenv", key, value]
-    return command + [sys.executable, *argv]
+    return command + [python, *argv]
 
 
 def probe():
@@ -208,18 +226,26 @@ class Limits:
 
     def out_of_memory(self):
         """True when the memory limit was hit (the kernel killed a process for it)."""
+        if self.oom_kills() > 0:
+            return True
         for folder in self.folders:
-            for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
-                path = folder / name
-                if path.exists():
-                    for line in path.read_text().splitlines():
-                        field, _, value = line.partition(" ")
-                        if field == key and int(value) > 0:
-                            return True
             failcnt = folder / "memory.failcnt"
             if failcnt.exists() and int(failcnt.read_text()) > 0 and not self.v2:
                 return True
         return False
+
+    def oom_kills(self):
+        """How many processes the kernel has killed for the memory limit so far."""
+        kills = 0
+        for folder in self.folders:
+            for name in ("memory.events", "memory.oom_control"):
+                path = folder / name
+                if path.exists():
+                    for line in path.read_text().splitlines():
+                        field, _, value = line.partition(" ")
+                        if field == "oom_kill":
+                            kills += int(value)
+        return kills
 
     def pids(self):
         found = set()

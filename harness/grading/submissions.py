@@ -73,3 +73,67 @@ def read_regular_file(path, limit=64 * 2**20):
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
         return file.read(limit).decode("utf-8", errors="replace")
+
+
+MAX_PACKED_BYTES = 128 * 2**20  # what one submission may bring into a slot sandbox (harness.grading.slot)
+MAX_PACKED_ENTRIES = 20_000
+
+
+class SubmissionTooLarge(ValueError):
+    """A submission's needed files are more than a sandbox takes."""
+
+
+def pack_folder(folder, limit=MAX_PACKED_BYTES, max_entries=MAX_PACKED_ENTRIES):
+    """The needed() files of folder as an uncompressed tar (bytes): symbolic links as links (never
+    followed), FIFOs, devices and sockets left out. SubmissionTooLarge past limit bytes or max_entries."""
+    import io
+    import tarfile
+
+    buffer, entries = io.BytesIO(), 0
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for root, folders, files in os.walk(folder):
+            relative = os.path.relpath(root, folder)
+            below = [] if relative == "." else Path(relative).parts
+            kept = []
+            for name in sorted(folders):
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    files.append(name)  # a link to a folder goes in as a link
+                elif needed([*below, name], 0, is_folder=True):
+                    kept.append(name)
+            folders[:] = kept
+            for name in sorted(files) + kept:
+                path = os.path.join(root, name)
+                info = os.lstat(path)
+                keep = stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode) or (
+                    stat.S_ISREG(info.st_mode) and needed([*below, name], info.st_size))
+                if not keep:
+                    continue
+                entries += 1
+                if entries > max_entries:
+                    raise SubmissionTooLarge(f"the submission holds more than {max_entries} files and folders")
+                if buffer.tell() + info.st_size > limit:
+                    raise SubmissionTooLarge(f"the submission's files take more than {limit >> 20} MiB (datasets and "
+                                             "archives are left out; what is left is still too large)")
+                tar.add(path, arcname=os.path.normpath(os.path.join(relative, name)), recursive=False)
+    return buffer.getvalue()
+
+
+def unpack_into(data, target):
+    """Extract pack_folder's bytes into target: what tarfile's "data" filter allows (no absolute or
+    escaping paths, no devices, no member written through a link), and symbolic links as they were,
+    wherever they point (the worker refuses a linked notebook with a clear error, as it did with the
+    submission's own folder); any other member the filter refuses is left out."""
+    import io
+    import tarfile
+
+    def safe(member, path):
+        try:
+            return tarfile.data_filter(member, path)
+        except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+            return tarfile.tar_filter(member, path) if member.issym() else None
+        except tarfile.FilterError:
+            return None
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        tar.extractall(target, filter=safe)

@@ -180,19 +180,28 @@ def _collect(read_end, pid, timeout):
 
 def main(argv):
     submission, inputs = argv[0], argv[1]
-    with open(os.path.join(inputs, "job.json")) as file:
-        job = json.load(file)
-    present = [entry for entry in job["parts"] if os.path.lexists(os.path.join(submission, entry["notebook"]))]
-    stdout_copy = os.dup(1)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no sandboxed process may read this one's memory or fds
-    in_namespace = os.getpid() <= 3  # bwrap's PID namespace: its init is 1, this process 2
+    grade_folder(submission, inputs, os.dup(1), in_namespace=os.getpid() <= 3)  # bwrap's PID namespace: its init is 1, this process 2
+    return 0
+
+
+def load_job(inputs):
+    with open(os.path.join(inputs, "job.json")) as file:
+        return json.load(file)
+
+
+def grade_folder(submission, inputs, out_fd, in_namespace):
+    """Write one frame per part of the job (and the deliverables') to out_fd. in_namespace: this
+    process may kill every other process it can signal (it is alone with its children in a PID namespace)."""
+    job = load_job(inputs)
+    present = [entry for entry in job["parts"] if os.path.lexists(os.path.join(submission, entry["notebook"]))]
     if job.get("deliverables"):  # data only (JSON, PDF), in a child of its own: a hostile PDF costs only that child
-        _write_frame(stdout_copy, deliverables.KEY, *_in_child(lambda: _deliverables(submission), job["timeout"], in_namespace, stdout_copy))
+        _write_frame(out_fd, deliverables.KEY, *_in_child(lambda: _deliverables(submission), job["timeout"], in_namespace, out_fd))
     for entry in job["parts"]:  # nothing to load: no need for torch or a child process
         if entry not in present:
             missing = pack(envelope("missing", f"{entry['notebook']} is not in the submission."), {})
-            _write_frame(stdout_copy, entry["key"], RunStatus.OK, 0, missing)
+            _write_frame(out_fd, entry["key"], RunStatus.OK, 0, missing)
     parts = [importlib.import_module(entry["module"]).PART for entry in present]
     scratch = tempfile.mkdtemp(prefix="parts-")  # a fresh name: nothing a part left behind is in the way
     for part in parts:
@@ -202,14 +211,13 @@ def main(argv):
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            _child(part, work, inputs, write_end, stdout_copy)
+            _child(part, work, inputs, write_end, out_fd)
         os.close(write_end)
         status, code, payload = _collect(read_end, pid, job["timeout"])
         os.close(read_end)
         # everything this part started, and its child, is gone before the next part starts
         sandbox.kill_until_gone(lambda: [-1] if in_namespace else [-pid], reap=True)
-        _write_frame(stdout_copy, part.key, status, code, payload)
-    return 0
+        _write_frame(out_fd, part.key, status, code, payload)
 
 
 def _write_frame(fd, key, status, code, payload):
