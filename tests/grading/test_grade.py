@@ -84,6 +84,10 @@ def test_the_sandbox_shows_and_opens_nothing_of_the_grader(graded, name, words):
     assert words in message(graded, name, "backpropagation")
 
 
+def test_no_way_out_of_a_submissions_namespaces(graded):
+    assert "stayed inside its namespaces" in message(graded, "s01_escapes_its_namespaces", "sgd")
+
+
 def test_a_forged_payload_declaring_huge_sizes_is_an_error_of_its_own(graded):
     entry = graded["verdicts"]["p01_forges_the_payload"]
     assert entry["backpropagation"]["status"] == "pass" and entry["sgd"]["status"] in ("fail", "error")
