@@ -125,7 +125,8 @@ def grade(argv):
             return 2
         if not submissions:
             print(f"No submissions in {str(args.submissions_dir)!r}.", file=sys.stderr)
-        results = grading.grade_all(submissions, options, on_done=progress(len(submissions)))
+        results = grading.grade_all(submissions, options, on_done=progress(len(submissions)),
+                                    on_note=lambda text: print(f"Note: {text}.", file=sys.stderr))
     for submission, result in zip(submissions, results):
         result.penalty, result.lateness = lateness.lateness(submission, deadline, times, policy)
     problems = gradebook.merge_marks(results, args.marks, manual) if args.marks else []

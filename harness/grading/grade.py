@@ -204,9 +204,10 @@ def _since(start):
     return round(time.perf_counter() - start, 2)
 
 
-def grade_all(submissions, options=None, on_done=None):
+def grade_all(submissions, options=None, on_done=None, on_note=None):
     """Grade every collected submission (harness.grading.collect), at most options.jobs sandboxes at a
-    time; returns SubmissionResults in their order. on_done(result): called as each one finishes."""
+    time; returns SubmissionResults in their order. on_done(result): called as each one finishes;
+    on_note(text): told how the run went where the teacher should know (no slots here)."""
     options = options or Options()
     torch.set_num_threads(1)
     inputs = Path(tempfile.mkdtemp(prefix="inf265-inputs-"))
@@ -223,6 +224,8 @@ def grade_all(submissions, options=None, on_done=None):
                         on_done(results[futures[future]])
         finally:
             slots.close()
+        if slots.unavailable and on_note:
+            on_note(f"each submission got a sandbox of its own, which imports torch anew (slower): {slots.unavailable}")
         return results
     finally:
         shutil.rmtree(inputs, ignore_errors=True)

@@ -11,11 +11,13 @@ On stdin, requests; on stdout, answers (the grader writes one request at a time 
 At start it answers READY, or UNSUPPORTED <why> when this machine cannot give a submission its own
 namespaces (the grader then makes one bubblewrap sandbox per submission instead).
 
-Per submission it forks a child that makes the submission's own namespaces (harness.grading.namespaces),
-unpacks the submission into its own /submission and forks the worker as PID 1 of a new PID
-namespace; the worker drops every capability and grades as harness.grading.worker does, writing
-frames into a pipe that this process reads. When the frames are in or the time is up, every other
-process of the slot is killed before the next request is read. No submitted code runs here.
+Per request it forks a keeper that reads the request, makes the submission's own namespaces
+(harness.grading.namespaces), unpacks the submission into its own /submission, forks the worker as
+PID 1 of a new PID namespace (the worker drops every capability and grades as harness.grading.worker
+does), and writes the worker's frames back as the answer. This process never reads a request or an
+answer: nothing of one submission is in the memory the next one is forked from. When the keeper has
+answered or its time is up, every other process of the slot is killed; a keeper that does not end as
+it should ends the slot (the grader replaces it). No submitted code runs here.
 """
 
 import ctypes
@@ -58,25 +60,43 @@ def budget(job):
     return job["submission_seconds"], frames * (protocol.MAX_PAYLOAD_BYTES + MAX_FRAME_OVERHEAD)
 
 
-def isolate_and_grade(packed, inputs, frames_write, status_write):
-    """In the forked child: the submission's namespaces, then its worker as PID 1 (never returns)."""
+def serve_one(inputs, job, started_write):
+    """In a forked child (the submission's keeper): read one request, make the submission's namespaces,
+    fork its worker as PID 1, write the answer (never returns). Exit 4: no request came (the end)."""
+    packed = _read_request()
+    if packed is None:
+        os._exit(4)
+    os.write(started_write, b"1")
+    os.close(started_write)
+    seconds, max_bytes = budget(job)
+    frames_read, frames_write = os.pipe()
     try:
         _write_text("/proc/self/oom_score_adj", "1000")  # the memory limit takes a submission's process before the zygote
         namespaces.enter(sandbox.TMPFS_BYTES, SUBMISSION_TMPFS_BYTES, lambda target: unpack_into(packed, target))
+        del packed
         pid = os.fork()
-        if pid == 0:
-            os.close(status_write)
+        if pid == 0:  # the worker: PID 1 of the submission's namespace
+            os.close(frames_read)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)  # the grader's requests and answers stay with the keeper
+            os.dup2(devnull, 1)
+            os.closerange(3, frames_write)  # nothing of the zygote's is left open below
+            os.closerange(frames_write + 1, 1 << 16)
             namespaces.drop_capabilities()
             os.chdir("/tmp")
             worker.grade_folder("/submission", inputs, frames_write, in_namespace=True)
             os._exit(0)
-    except BaseException as error:  # noqa: BLE001 - told to the zygote, which tells the grader
-        worker._write_all(status_write, f"{type(error).__name__}: {error}"[:500].encode(errors="replace"))
-        os._exit(3)
+    except BaseException as error:  # noqa: BLE001 - the grader says the submission could not be isolated
+        _answer("isolation", f"{type(error).__name__}: {error}"[:500].encode(errors="replace"))
+        os._exit(0)
     os.close(frames_write)
-    os.close(status_write)
-    os.waitpid(pid, 0)
-    os._exit(0)
+    status, data = _read_all(frames_read, seconds, max_bytes)
+    _answer(status, data)
+    os._exit(0)  # the zygote kills the submission's PID 1, and with it everything in its namespace
+
+
+def _answer(status, data):
+    worker._write_all(1, f"RESULT {status} {len(data)}\n".encode() + data)
 
 
 def _write_text(path, text):
@@ -84,28 +104,60 @@ def _write_text(path, text):
         file.write(text)
 
 
-def grade_one(packed, inputs, job):
-    """(status word, frames bytes) of one packed submission."""
-    seconds, max_bytes = budget(job)
-    frames_read, frames_write = os.pipe()
-    status_read, status_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(frames_read)
-        os.close(status_read)
-        for fd in (0, 1):  # the requests and the answers: only this process speaks with the grader
-            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
-        isolate_and_grade(packed, inputs, frames_write, status_write)
-    os.close(frames_write)
-    os.close(status_write)
-    status, data = _read_all(frames_read, seconds, max_bytes)
-    os.close(frames_read)
-    sandbox.kill_until_gone(lambda: [-1], reap=True)  # everything but this process (and bwrap's init)
-    why = _read_all(status_read, 1.0, 1000)[1]
-    os.close(status_read)
-    if why:
-        return "isolation", why
-    return status, data
+def _read_request():
+    """The packed submission of the next GRADE request on stdin, or None at its end. Read unbuffered:
+    the zygote itself never reads it, so no submission's bytes are in the memory the next one forks from."""
+    header = b""
+    while b"\n" not in header:
+        chunk = os.read(0, MAX_REQUEST_LINE)
+        if not chunk or len(header) > MAX_REQUEST_LINE:
+            return None
+        header += chunk
+    line, _, data = header.partition(b"\n")
+    fields = line.decode("ascii", errors="replace").split()
+    if len(fields) != 2 or fields[0] != "GRADE" or not fields[1].isdigit() or int(fields[1]) > MAX_PACKED_BYTES:
+        return None
+    chunks, size = [data], len(data)
+    while size < int(fields[1]):
+        chunk = os.read(0, min(1 << 20, int(fields[1]) - size))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def serve(inputs, job):
+    """One keeper per request until the grader closes stdin; ends the slot when a keeper does not end
+    as it should (the grader then replaces the slot)."""
+    seconds, _ = budget(job)
+    while True:
+        started_read, started_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(started_read)
+            serve_one(inputs, job, started_write)
+        os.close(started_write)
+        started = os.read(started_read, 1)  # blocks until a request came, or the keeper ended without one
+        os.close(started_read)
+        if not started:
+            os.waitpid(pid, 0)
+            return
+        code = _wait(pid, seconds + 5)
+        sandbox.kill_until_gone(lambda: [-1], reap=True)  # everything but this process (and bwrap's init)
+        if code != 0:
+            return
+
+
+def _wait(pid, seconds):
+    """pid's exit status, or None when it did not end within seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.005)
+    return None
 
 
 def _read_all(fd, seconds, max_bytes):
@@ -159,36 +211,21 @@ def self_test():
     return why.decode(errors="replace") or "the test child could not drop its capabilities"
 
 
-def _read_request(stdin):
-    """The packed submission of the next GRADE request, or None at the end."""
-    line = stdin.readline(MAX_REQUEST_LINE)
-    fields = line.decode("ascii", errors="replace").split()
-    if len(fields) != 2 or fields[0] != "GRADE" or not fields[1].isdigit() or int(fields[1]) > MAX_PACKED_BYTES:
-        return None
-    return stdin.read(int(fields[1]))
-
-
 def main(argv):
     inputs = argv[0]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no process of the slot may trace this one or read its fds
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    stdin, stdout = os.fdopen(0, "rb"), os.fdopen(1, "wb")
     try:
         job = prepare(inputs)
         why = self_test()
     except Exception as error:  # noqa: BLE001 - the grader's own setup; it falls back to a sandbox per submission
         why = f"the zygote could not start ({type(error).__name__}: {error})"
     if why is not None:
-        stdout.write(f"UNSUPPORTED {why}".replace("\n", " ").encode(errors="replace")[:400] + b"\n")
-        stdout.flush()
+        worker._write_all(1, f"UNSUPPORTED {why}".replace("\n", " ").encode(errors="replace")[:400] + b"\n")
         return
-    stdout.write(b"READY\n")
-    stdout.flush()
-    while (packed := _read_request(stdin)) is not None:
-        status, data = grade_one(packed, inputs, job)
-        stdout.write(f"RESULT {status} {len(data)}\n".encode() + data)
-        stdout.flush()
+    worker._write_all(1, b"READY\n")
+    serve(inputs, job)
 
 
 if __name__ == "__main__":
