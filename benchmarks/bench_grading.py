@@ -1,10 +1,10 @@
-"""Time `grade` on N copies of this project's (right) notebooks, each in its own sandbox.
+"""Time `grade` on N copies of this project's (right) notebooks.
 
     .venv/bin/python benchmarks/bench_grading.py [N] [--jobs J]
 
-Budget (issue 23): 40 copies with --jobs 2 in at most 50 s on 2 cores. Most of a copy's time is the
-sandbox's own `import torch` (1.8 s to 3.1 s, by the day's machine); README's timings say what each
-day measured.
+Budget (issue 23): 40 copies with --jobs 2 in at most 50 s on 2 cores. Each slot (harness.grading.slot)
+imports torch once (1.8 s to 3.2 s, by the day's machine), then grades a copy in about 1 s; the grader's
+own start (torch, the references) is most of the rest. README's timings say what each day measured.
 """
 
 import argparse

@@ -1,6 +1,8 @@
-"""Grade a folder of submissions: each in its own sandbox, each part judged here.
+"""Grade a folder of submissions: each in sandboxed namespaces of its own, each part judged here.
 
-The trust boundary:
+Each submission is graded in a slot (harness.grading.slot: a bubblewrap sandbox that imports torch
+once and gives each submission its own namespaces) or, where no slot can be made, in a bubblewrap
+sandbox of its own (harness.grading.sandbox). The trust boundary is the same:
 
     this process (trusted)                           the submission's sandbox (harness.grading.worker)
     each part's inputs (weights, SGD settings) --->  load notebooks, call the functions
@@ -67,13 +69,18 @@ class SubmissionResult:
                 "late": self.lateness, "late penalty": self.penalty, "marks": self.marks, "comment": self.comment}
 
 
-def write_inputs(folder, options):
-    """What every sandbox reads: each part's inputs, and job.json (the parts and the time limit)."""
-    for part in options.parts:
-        part.write_inputs(folder)
+def write_job(folder, options):
+    """job.json: the parts, the time limits, whether the deliverables are checked (a slot reads it at its start)."""
     job = {"parts": [{"key": part.key, "module": part.module, "notebook": part.notebook} for part in options.parts],
            "timeout": options.timeout, "deliverables": options.deliverables, "submission_seconds": slot_budget(options)}
     (folder / "job.json").write_text(json.dumps(job))
+
+
+def write_inputs(folder, options):
+    """What every sandbox reads: job.json, and each part's inputs (each part makes its references here)."""
+    write_job(folder, options)
+    for part in options.parts:
+        part.write_inputs(folder)
 
 
 def frame_keys(options):
@@ -212,10 +219,14 @@ def grade_all(submissions, options=None, on_done=None, on_note=None):
     torch.set_num_threads(1)
     inputs = Path(tempfile.mkdtemp(prefix="inf265-inputs-"))
     try:
-        write_inputs(inputs, options)  # each part also makes its references here, before the threads need them
-        results = [None] * len(submissions)
+        write_job(inputs, options)
         slots = SlotPool(inputs, int(options.memory_gib * 2**30), slot_budget(options))
+        if options.use_sandbox and submissions:
+            slots.start(min(options.jobs, len(submissions)))  # their torch imports while this process makes the references
+        results = [None] * len(submissions)
         try:
+            for part in options.parts:
+                part.write_inputs(inputs)  # each part also makes its references here, before the threads need them
             with ThreadPoolExecutor(max_workers=options.jobs) as threads:
                 futures = {threads.submit(grade_submission, path, inputs, options, slots): i for i, path in enumerate(submissions)}
                 for future in as_completed(futures):

@@ -124,13 +124,14 @@ def _targets():
 
 
 def _replace_everywhere(replacements):
-    """Replace every reference Python holds to each original by its replacement, in one pass over the
-    garbage collector's objects. replacements: {id(original): (original, replacement)}. Returns the
-    holders it could not rewrite (none is expected; engage() refuses to go on if there are any)."""
+    """Replace every reference Python holds to each original by its replacement: every object the
+    garbage collector tracks that refers to an original (gc.get_referrers: one pass in C over the
+    same objects gc.get_objects lists). replacements: {id(original): (original, replacement)}. Returns
+    the holders it could not rewrite (none is expected; engage() refuses to go on if there are any)."""
     ids = set(replacements)
     own = {id(replacements), *map(id, replacements.values())}  # this function's own bookkeeping
     left = []
-    for holder in gc.get_objects():
+    for holder in gc.get_referrers(*(original for original, _ in replacements.values())):
         if id(holder) in own:
             continue
         kind = type(holder)

@@ -1,12 +1,16 @@
 """A sandbox for submitted code: bubblewrap namespaces, cgroup limits, everything killed at the end.
 
-Inside (bwrap_command): the system's /usr, /lib, /bin, /etc and Python read-only, the harness at
-/grader, utils/ at /student-helpers, the grader's inputs at /inputs and the submission at
-/submission, all read-only; a size-limited tmpfs at /tmp is the only writable place (/ and /dev are
-remounted read-only). Its own user (uid 1000, no capabilities), PID, network (none), IPC and UTS
-namespaces. /proc holds /proc/cpuinfo and nothing else: nothing of any process (the grader's
-environment, its command line, the host paths of the mounts) can be read, and bwrap itself starts
-with an environment of PATH only.
+Inside (bwrap_command): the system's /usr, /lib, /bin, /etc and Python read-only (a virtual
+environment at /venv), the harness at /grader, utils/ at /student-helpers, the grader's inputs at
+/inputs and the submission at /submission, all read-only; a size-limited tmpfs at /tmp is the only
+writable place (/ and /dev are remounted read-only). Its own user (uid 1000, no capabilities), PID,
+network (none), IPC and UTS namespaces. /proc holds /proc/cpuinfo and nothing else: nothing of any
+process (the grader's environment, its command line, the host paths of the mounts) can be read, and
+bwrap itself starts with an environment of PATH only.
+
+Grading uses this sandbox in two ways: as a slot (harness.grading.slot: no submission bound, torch
+imported once, each submission given namespaces and mounts of its own inside, as above) where this
+machine allows namespaces inside namespaces, else one sandbox per submission (start, end).
 
 Limits (Limits): memory, processes and one CPU's worth of time through a cgroup (v2, or v1's
 memory, pids and cpu controllers) where this machine lets the grader make one; where it cannot,
@@ -56,7 +60,7 @@ def _python_roots():
     return sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())})
 
 
-VENV = "/venv"  # where a slot sees the grader's virtual environment (its /tmp is remade per submission)
+VENV = "/venv"  # where a sandbox sees the grader's virtual environment (a slot's /tmp is remade per submission)
 
 
 def bwrap_command(submission, inputs, argv, slot=False):
@@ -64,7 +68,7 @@ def bwrap_command(submission, inputs, argv, slot=False):
 
     slot: no submission is bound; /proc is the sandbox's own (the zygote reads it to make each
     submission's namespaces, harness.grading.namespaces, which cover it before submitted code runs),
-    /submission is an empty folder, and a virtual environment is seen at /venv."""
+    and /submission is an empty folder. A virtual environment is seen at /venv."""
     command = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--uid", "1000", "--gid", "1000",
                "--cap-drop", "ALL", "--clearenv",
                # the tmpfs first: mounts made later go on top of it (the project, its .venv, may live under /tmp)
@@ -73,8 +77,8 @@ def bwrap_command(submission, inputs, argv, slot=False):
         command += ["--ro-bind-try", system, system]
     python = sys.executable
     for root in _python_roots():
-        if slot and root == str(Path(sys.prefix).resolve()) and sys.prefix != sys.base_prefix:
-            command += ["--ro-bind", root, VENV]
+        if root == str(Path(sys.prefix).resolve()) and sys.prefix != sys.base_prefix:
+            command += ["--ro-bind", root, VENV]  # the grader's own folders are not named inside
             python = f"{VENV}/bin/{Path(sys.executable).name}"
         elif slot and Path(root).is_relative_to("/tmp"):
             raise SandboxUnavailable(f"Python lives under /tmp ({root}), which each submission's sandbox covers")

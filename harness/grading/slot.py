@@ -18,6 +18,7 @@ import os
 import queue
 import select
 import subprocess
+import threading
 import time
 
 from harness.grading import protocol, sandbox
@@ -40,11 +41,13 @@ class Slot:
 
     def __init__(self, inputs, memory_bytes, budget_seconds):
         self.budget_seconds = budget_seconds
+        self.ended, self.closing = threading.Event(), threading.Lock()
         self.limits = sandbox.Limits(memory_bytes)
         command = sandbox.bwrap_command(None, os.path.abspath(inputs), ["-m", "harness.grading.zygote", "/inputs"], slot=True)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         preexec_fn=self.limits.enter, env=sandbox.BWRAP_ENVIRONMENT, start_new_session=True)
         os.set_blocking(self.process.stdout.fileno(), False)
+        os.set_blocking(self.process.stdin.fileno(), False)
         self.buffer = bytearray()
         try:
             line = self._line(time.monotonic() + STARTUP_SECONDS)
@@ -60,17 +63,28 @@ class Slot:
         RESULT line says (ok, timeout, oversized, isolation). SlotBroken: the slot must go."""
         packed = pack_folder(folder)  # SubmissionTooLarge: the submission's error, the slot is untouched
         kills = self.limits.oom_kills()
-        try:
-            self.process.stdin.write(f"GRADE {len(packed)}\n".encode() + packed)
-            self.process.stdin.flush()
-        except OSError as error:
-            raise SlotBroken(f"the slot no longer takes requests ({error})") from None
         deadline = time.monotonic() + self.budget_seconds + 15
+        self._send(f"GRADE {len(packed)}\n".encode() + packed, deadline)
         fields = self._line(deadline).split(" ")
         if len(fields) != 3 or fields[0] != "RESULT" or not fields[2].isdigit():
             raise SlotBroken("the slot answered out of protocol")
         data = self._exactly(int(fields[2]), deadline)
         return fields[1], data, self.limits.oom_kills() > kills
+
+    def _send(self, data, deadline):
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SlotBroken("the slot did not take the submission in time")
+            _, ready, _ = select.select([], [self.process.stdin], [], min(left, 1.0))
+            if ready:
+                try:
+                    view = view[os.write(self.process.stdin.fileno(), view[:1 << 16]):]
+                except BlockingIOError:
+                    continue
+                except OSError as error:
+                    raise SlotBroken(f"the slot no longer takes requests ({error})") from None
 
     def _fill(self, deadline):
         left = deadline - time.monotonic()
@@ -102,7 +116,11 @@ class Slot:
         return data
 
     def close(self):
-        """End the zygote and everything in the slot."""
+        """End the zygote and everything in the slot (once; later calls do nothing)."""
+        with self.closing:
+            if self.ended.is_set():
+                return
+            self.ended.set()
         try:
             self.process.stdin.close()
         except OSError:
@@ -112,39 +130,66 @@ class Slot:
 
 
 class SlotPool:
-    """Slots handed to grading threads one at a time: started when first needed, replaced when broken."""
+    """A fixed number of slots, started in the background, handed to grading threads one at a time;
+    a broken slot is replaced in the background. Where none can be made, run() raises SlotUnavailable."""
 
     def __init__(self, inputs, memory_bytes, budget_seconds):
         self.inputs, self.memory_bytes, self.budget_seconds = inputs, memory_bytes, budget_seconds
-        self.idle, self.all = queue.SimpleQueue(), []
+        self.idle, self.all, self.lock = queue.SimpleQueue(), [], threading.Lock()
         self.unavailable = None  # why no slot can be made here, once a start said so
+        self.closed, self.started = False, 0
+
+    def start(self, count):
+        """Start count slots in the background (each imports torch: seconds)."""
+        self.started += count
+        for _ in range(count):
+            threading.Thread(target=self._start_one, daemon=True).start()
+
+    def _start_one(self):
+        """In a thread that lives as long as the pool: bwrap's --die-with-parent follows the thread that
+        started it, and would end the slot with that thread."""
+        try:
+            slot = Slot(self.inputs, self.memory_bytes, self.budget_seconds)
+        except (SlotUnavailable, sandbox.SandboxUnavailable, OSError) as error:
+            self.unavailable = self.unavailable or str(error)
+            self.idle.put(None)  # wakes a waiting thread, which then grades without slots
+            return
+        with self.lock:
+            if not self.closed:
+                self.all.append(slot)
+                self.idle.put(slot)
+        if not self.closed:
+            slot.ended.wait()
+        slot.close()
 
     def run(self, folder):
         """(status, frames bytes, out_of_memory) of folder in a slot; SlotUnavailable when none can be
-        made; SubmissionTooLarge from packing."""
+        made; SubmissionTooLarge from packing. Waits for an idle slot."""
         if self.unavailable:
             raise SlotUnavailable(self.unavailable)
-        try:
-            slot = self.idle.get_nowait()
-        except queue.Empty:
-            try:
-                slot = Slot(self.inputs, self.memory_bytes, self.budget_seconds)
-            except (SlotUnavailable, sandbox.SandboxUnavailable) as error:
-                self.unavailable = str(error)
-                raise SlotUnavailable(self.unavailable) from None
-            self.all.append(slot)
+        if not self.started:
+            self.start(1)
+        slot = self.idle.get()
+        if slot is None:
+            self.idle.put(None)  # every thread that waits learns it
+            raise SlotUnavailable(self.unavailable)
         try:
             result = slot.grade(folder)
         except SubmissionTooLarge:
             self.idle.put(slot)
             raise
         except BaseException:
-            self.all.remove(slot)
+            with self.lock:
+                self.all.remove(slot)
             slot.close()
+            threading.Thread(target=self._start_one, daemon=True).start()
             raise
         self.idle.put(slot)
         return result
 
     def close(self):
-        for slot in self.all:
+        with self.lock:
+            self.closed = True
+            slots = list(self.all)
+        for slot in slots:
             slot.close()

@@ -2,7 +2,8 @@
 
     python -m harness.grading.worker SUBMISSION INPUTS        (INPUTS/job.json: the parts and the time limit)
 
-This process imports torch once and never runs submitted code. First, in a child of its own, it
+or grade_folder(), called by a slot's zygote (harness.grading.zygote) in the submission's own namespaces.
+This process never runs submitted code. First, in a child of its own, it
 checks the deliverables (harness.grading.deliverables: notebooks run, the report; data only). For each part it copies the
 (read-only) submission afresh into a new folder of the tmpfs and forks a child that loads the part's
 notebook and calls the function on the grader's inputs (harness.grading.part_*). A part with
