@@ -220,7 +220,7 @@ def grade_all(submissions, options=None, on_done=None, on_note=None):
     inputs = Path(tempfile.mkdtemp(prefix="inf265-inputs-"))
     try:
         write_job(inputs, options)
-        slots = SlotPool(inputs, int(options.memory_gib * 2**30), slot_budget(options))
+        slots = SlotPool(inputs, int(options.memory_gib * 2**30), slot_budget(options), len(frame_keys(options)))
         if options.use_sandbox and submissions:
             slots.start(min(options.jobs, len(submissions)))  # their torch imports while this process makes the references
         results = [None] * len(submissions)

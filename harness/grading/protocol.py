@@ -169,6 +169,11 @@ class Frame:
     payload: bytes = b""
 
 
+def max_frames_bytes(n_frames):
+    """The most bytes n_frames frames can take: payloads at their limit, headers at theirs."""
+    return n_frames * (MAX_PAYLOAD_BYTES + MAX_FRAME_HEADER)
+
+
 def frame_bytes(key, status, code=0, payload=b""):
     """One frame as the worker writes it."""
     if status is not RunStatus.OK:

@@ -39,8 +39,8 @@ class SlotBroken(RuntimeError):
 class Slot:
     """One slot sandbox and its zygote, talked to through pipes."""
 
-    def __init__(self, inputs, memory_bytes, budget_seconds):
-        self.budget_seconds = budget_seconds
+    def __init__(self, inputs, memory_bytes, budget_seconds, n_frames=8):
+        self.budget_seconds, self.max_answer_bytes = budget_seconds, protocol.max_frames_bytes(n_frames)
         self.ended, self.closing = threading.Event(), threading.Lock()
         self.limits = sandbox.Limits(memory_bytes)
         command = sandbox.bwrap_command(None, os.path.abspath(inputs), ["-m", "harness.grading.zygote", "/inputs"], slot=True)
@@ -107,7 +107,7 @@ class Slot:
         return line
 
     def _exactly(self, size, deadline):
-        if size > 4 * protocol.MAX_PAYLOAD_BYTES + 2**20:
+        if size > self.max_answer_bytes:
             raise SlotBroken("the slot answered with more than any submission may send")
         while len(self.buffer) < size:
             self._fill(deadline)
@@ -133,8 +133,8 @@ class SlotPool:
     """A fixed number of slots, started in the background, handed to grading threads one at a time;
     a broken slot is replaced in the background. Where none can be made, run() raises SlotUnavailable."""
 
-    def __init__(self, inputs, memory_bytes, budget_seconds):
-        self.inputs, self.memory_bytes, self.budget_seconds = inputs, memory_bytes, budget_seconds
+    def __init__(self, inputs, memory_bytes, budget_seconds, n_frames=8):
+        self.inputs, self.memory_bytes, self.budget_seconds, self.n_frames = inputs, memory_bytes, budget_seconds, n_frames
         self.idle, self.all, self.lock = queue.SimpleQueue(), [], threading.Lock()
         self.unavailable = None  # why no slot can be made here, once a start said so
         self.closed, self.started = False, 0
@@ -149,7 +149,7 @@ class SlotPool:
         """In a thread that lives as long as the pool: bwrap's --die-with-parent follows the thread that
         started it, and would end the slot with that thread."""
         try:
-            slot = Slot(self.inputs, self.memory_bytes, self.budget_seconds)
+            slot = Slot(self.inputs, self.memory_bytes, self.budget_seconds, self.n_frames)
         except (SlotUnavailable, sandbox.SandboxUnavailable, OSError) as error:
             self.unavailable = self.unavailable or str(error)
             self.idle.put(None)  # wakes a waiting thread, which then grades without slots

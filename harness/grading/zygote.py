@@ -31,7 +31,6 @@ from harness.grading.submissions import MAX_PACKED_BYTES, unpack_into
 PR_SET_CHILD_SUBREAPER = 36
 SUBMISSION_TMPFS_BYTES = MAX_PACKED_BYTES + (16 << 20)  # tar headers unpack to nothing; folders take a little
 MAX_REQUEST_LINE = 64
-MAX_FRAME_OVERHEAD = 4096
 
 
 def prepare(inputs):
@@ -56,8 +55,7 @@ def budget(job):
     """(seconds, bytes) one submission may take: every part and the deliverables at their limits."""
     from harness.grading import protocol
 
-    frames = len(job["parts"]) + bool(job.get("deliverables"))
-    return job["submission_seconds"], frames * (protocol.MAX_PAYLOAD_BYTES + MAX_FRAME_OVERHEAD)
+    return job["submission_seconds"], protocol.max_frames_bytes(len(job["parts"]) + bool(job.get("deliverables")))
 
 
 def serve_one(inputs, job, started_write):
