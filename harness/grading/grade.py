@@ -30,7 +30,7 @@ from harness.grading.part import JudgeContext
 from harness.grading.parts import PARTS
 from harness.grading.protocol import RunStatus
 from harness.grading.slot import SlotBroken, SlotPool, SlotUnavailable
-from harness.grading.submissions import SubmissionTooLarge
+from harness.grading.submissions import UnpackableSubmission
 from harness.status import Status
 
 STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
@@ -195,9 +195,8 @@ def grade_submission(submission, inputs, options, pool=None):
                                                           f"({type(error).__name__}: {error}).")
         result.deliverables = deliverables_of(frames.get(deliverables.KEY))
         return result
-    except SubmissionTooLarge as error:
-        result.verdicts = {part.key: verdict.error(f"{error}: hand in the notebooks, the report and code files only.")
-                           for part in options.parts}
+    except UnpackableSubmission as error:
+        result.verdicts = {part.key: verdict.error(f"{error}.") for part in options.parts}
         return result
     except Exception as error:  # the grader's own failure on this submission: the others still get graded
         message = f"the grader could not grade this submission ({type(error).__name__}: {error})."

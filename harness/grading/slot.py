@@ -22,7 +22,7 @@ import threading
 import time
 
 from harness.grading import protocol, sandbox
-from harness.grading.submissions import SubmissionTooLarge, pack_folder
+from harness.grading.submissions import pack_folder
 
 STARTUP_SECONDS = 90.0    # the zygote's torch import, on a busy machine
 MAX_ANSWER_LINE = 64
@@ -42,10 +42,14 @@ class Slot:
     def __init__(self, inputs, memory_bytes, budget_seconds, n_frames=8):
         self.budget_seconds, self.max_answer_bytes = budget_seconds, protocol.max_frames_bytes(n_frames)
         self.ended, self.closing = threading.Event(), threading.Lock()
-        self.limits = sandbox.Limits(memory_bytes)
         command = sandbox.bwrap_command(None, os.path.abspath(inputs), ["-m", "harness.grading.zygote", "/inputs"], slot=True)
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        preexec_fn=self.limits.enter, env=sandbox.BWRAP_ENVIRONMENT, start_new_session=True)
+        self.limits = sandbox.Limits(memory_bytes)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                            preexec_fn=self.limits.enter, env=sandbox.BWRAP_ENVIRONMENT, start_new_session=True)
+        except OSError:
+            self.limits.remove()
+            raise
         os.set_blocking(self.process.stdout.fileno(), False)
         os.set_blocking(self.process.stdin.fileno(), False)
         self.buffer = bytearray()
@@ -58,10 +62,9 @@ class Slot:
             self.close()
             raise SlotUnavailable(line.removeprefix("UNSUPPORTED ") or "the slot's zygote did not start")
 
-    def grade(self, folder):
-        """(status, frames bytes, out_of_memory) of one submission folder; status as the zygote's
-        RESULT line says (ok, timeout, oversized, isolation). SlotBroken: the slot must go."""
-        packed = pack_folder(folder)  # SubmissionTooLarge: the submission's error, the slot is untouched
+    def grade(self, packed):
+        """(status, frames bytes, out_of_memory) of one packed submission (pack_folder); status as the
+        zygote's RESULT line says (ok, timeout, oversized, isolation). SlotBroken: the slot must go."""
         kills = self.limits.oom_kills()
         deadline = time.monotonic() + self.budget_seconds + 15
         self._send(f"GRADE {len(packed)}\n".encode() + packed, deadline)
@@ -164,9 +167,10 @@ class SlotPool:
 
     def run(self, folder):
         """(status, frames bytes, out_of_memory) of folder in a slot; SlotUnavailable when none can be
-        made; SubmissionTooLarge from packing. Waits for an idle slot."""
+        made; UnpackableSubmission from packing (no slot is touched). Waits for an idle slot."""
         if self.unavailable:
             raise SlotUnavailable(self.unavailable)
+        packed = pack_folder(folder)
         if not self.started:
             self.start(1)
         slot = self.idle.get()
@@ -174,10 +178,7 @@ class SlotPool:
             self.idle.put(None)  # every thread that waits learns it
             raise SlotUnavailable(self.unavailable)
         try:
-            result = slot.grade(folder)
-        except SubmissionTooLarge:
-            self.idle.put(slot)
-            raise
+            result = slot.grade(packed)
         except BaseException:
             with self.lock:
                 self.all.remove(slot)

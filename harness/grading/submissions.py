@@ -79,13 +79,26 @@ MAX_PACKED_BYTES = 128 * 2**20  # what one submission may bring into a slot sand
 MAX_PACKED_ENTRIES = 20_000
 
 
-class SubmissionTooLarge(ValueError):
+class UnpackableSubmission(ValueError):
+    """A submission's files cannot be taken into a sandbox; the message says why and what to do."""
+
+
+class SubmissionTooLarge(UnpackableSubmission):
     """A submission's needed files are more than a sandbox takes."""
 
 
 def pack_folder(folder, limit=MAX_PACKED_BYTES, max_entries=MAX_PACKED_ENTRIES):
     """The needed() files of folder as an uncompressed tar (bytes): symbolic links as links (never
-    followed), FIFOs, devices and sockets left out. SubmissionTooLarge past limit bytes or max_entries."""
+    followed), FIFOs, devices and sockets left out. SubmissionTooLarge past limit bytes or max_entries;
+    UnpackableSubmission when a file cannot be read."""
+    try:
+        return _pack(folder, limit, max_entries)
+    except OSError as error:
+        where = os.path.relpath(error.filename, folder) if isinstance(error.filename, str) else "a file"
+        raise UnpackableSubmission(f"{where} cannot be read ({error.strerror or error}): hand in readable files only") from None
+
+
+def _pack(folder, limit, max_entries):
     import io
     import tarfile
 
@@ -111,10 +124,12 @@ def pack_folder(folder, limit=MAX_PACKED_BYTES, max_entries=MAX_PACKED_ENTRIES):
                     continue
                 entries += 1
                 if entries > max_entries:
-                    raise SubmissionTooLarge(f"the submission holds more than {max_entries} files and folders")
+                    raise SubmissionTooLarge(f"the submission holds more than {max_entries} files and folders: "
+                                             "hand in the notebooks, the report and code files only")
                 if buffer.tell() + info.st_size > limit:
                     raise SubmissionTooLarge(f"the submission's files take more than {limit >> 20} MiB (datasets and "
-                                             "archives are left out; what is left is still too large)")
+                                             "archives are left out; what is left is still too large): hand in the "
+                                             "notebooks, the report and code files only")
                 tar.add(path, arcname=os.path.normpath(os.path.join(relative, name)), recursive=False)
     return buffer.getvalue()
 

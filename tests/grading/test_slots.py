@@ -12,7 +12,7 @@ import pytest
 
 from harness.grading import grade, slot
 from harness.grading.collect import collect
-from harness.grading.submissions import SubmissionTooLarge, pack_folder, unpack_into
+from harness.grading.submissions import SubmissionTooLarge, UnpackableSubmission, pack_folder, unpack_into
 from tests.fixtures import submissions as S
 from tests.grading.test_grade import processes_with
 
@@ -70,13 +70,19 @@ def test_a_broken_slot_is_replaced_and_the_others_still_get_graded(tmp_path, mon
     graded = []
     real_grade = slot.Slot.grade
 
-    def grade_then_break(self, folder):
+    real_pack = slot.pack_folder
+
+    def pack_and_note(folder):
         graded.append(folder.parent.name)  # collect() stages the n-th submission in <stage>/<n:04d>/
-        if folder.parent.name == "0001":
+        return real_pack(folder)
+
+    def grade_then_break(self, packed):
+        if len(graded) == 2:
             self.process.kill()
             self.process.wait()
-        return real_grade(self, folder)
+        return real_grade(self, packed)
 
+    monkeypatch.setattr(slot, "pack_folder", pack_and_note)
     monkeypatch.setattr(slot.Slot, "grade", grade_then_break)
     options = grade.Options(jobs=1, timeout=20, memory_gib=2)
     results = {r.name: r for r in grade.grade_all(collect(root, tmp_path / "stage"), options)}
@@ -115,6 +121,22 @@ def test_packing_keeps_code_and_links_and_leaves_out_the_rest(tmp_path):
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
         "backpropagation.ipynb", "escape", "helpers", "helpers/maths.py", "notebook.ipynb"]
     assert os.readlink(target / "escape") == "/etc" and (target / "helpers" / "maths.py").read_text() == "x = 1"
+
+
+def test_an_unreadable_file_is_the_submissions_own_error(tmp_path, monkeypatch):
+    """(These tests run as root, who reads every file: the refusal is made by hand.)"""
+    import tarfile
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("x = 1")
+
+    def refuse(self, name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(tarfile.TarFile, "add", refuse)
+    with pytest.raises(UnpackableSubmission, match="helpers.py cannot be read .Permission denied.: hand in readable files"):
+        pack_folder(folder)
 
 
 def test_a_submission_too_large_for_a_slot_is_its_own_error(tmp_path):
