@@ -92,6 +92,9 @@ def run_in_slot(folder, pool, options):
     status, data, out_of_memory = pool.run(folder)
     if status == "isolation":
         raise RuntimeError(f"its sandbox could not be made: {data.decode(errors='replace')}")
+    if status == "unpack":
+        raise UnpackableSubmission(f"the submission's files could not be written into its sandbox "
+                                   f"({data.decode(errors='replace')}): hand in the notebooks, the report and code files only")
     reader = protocol.FrameReader(frame_keys(options))
     reader.feed(data)
     return reader.frames, out_of_memory

@@ -64,7 +64,7 @@ class Slot:
 
     def grade(self, packed):
         """(status, frames bytes, out_of_memory) of one packed submission (pack_folder); status as the
-        zygote's RESULT line says (ok, timeout, oversized, isolation). SlotBroken: the slot must go."""
+        zygote's RESULT line says (ok, timeout, oversized, isolation, unpack). SlotBroken: the slot must go."""
         kills = self.limits.oom_kills()
         deadline = time.monotonic() + self.budget_seconds + 15
         self._send(f"GRADE {len(packed)}\n".encode() + packed, deadline)

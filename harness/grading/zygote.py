@@ -5,8 +5,9 @@
 On stdin, requests; on stdout, answers (the grader writes one request at a time and waits):
 
     GRADE <n>\\n<n bytes: the submission, harness.grading.submissions.pack_folder>
-        -> RESULT <ok | timeout | oversized | isolation> <m>\\n<m bytes: frames, harness.grading.protocol>
-           (isolation: the submission's namespaces could not be made; the m bytes say why)
+        -> RESULT <ok | timeout | oversized | isolation | unpack> <m>\\n<m bytes: frames, harness.grading.protocol>
+           (isolation, unpack: the submission's namespaces could not be made, its files could not be
+           written there; the m bytes say why)
 
 At start it answers READY, or UNSUPPORTED <why> when this machine cannot give a submission its own
 namespaces (the grader then makes one bubblewrap sandbox per submission instead).
@@ -70,7 +71,7 @@ def serve_one(inputs, job, started_write):
     frames_read, frames_write = os.pipe()
     try:
         _write_text("/proc/self/oom_score_adj", "1000")  # the memory limit takes a submission's process before the zygote
-        namespaces.enter(sandbox.TMPFS_BYTES, SUBMISSION_TMPFS_BYTES, lambda target: unpack_into(packed, target))
+        namespaces.enter(sandbox.TMPFS_BYTES, SUBMISSION_TMPFS_BYTES, lambda target: _unpack(packed, target))
         del packed
         pid = os.fork()
         if pid == 0:  # the worker: PID 1 of the submission's namespace
@@ -84,13 +85,26 @@ def serve_one(inputs, job, started_write):
             os.chdir("/tmp")
             worker.grade_folder("/submission", inputs, frames_write, in_namespace=True)
             os._exit(0)
-    except BaseException as error:  # noqa: BLE001 - the grader says the submission could not be isolated
-        _answer("isolation", f"{type(error).__name__}: {error}"[:500].encode(errors="replace"))
+    except BaseException as error:  # noqa: BLE001 - the grader says the submission could not be isolated or unpacked
+        cause = error.__cause__ if isinstance(error, _UnpackError) else error
+        _answer("unpack" if isinstance(error, _UnpackError) else "isolation",
+                f"{type(cause).__name__}: {cause}"[:500].encode(errors="replace"))
         os._exit(0)
     os.close(frames_write)
     status, data = _read_all(frames_read, seconds, max_bytes)
     _answer(status, data)
     os._exit(0)  # the zygote kills the submission's PID 1, and with it everything in its namespace
+
+
+class _UnpackError(Exception):
+    """The submission's files could not be written into its /submission."""
+
+
+def _unpack(packed, target):
+    try:
+        unpack_into(packed, target)
+    except Exception as error:
+        raise _UnpackError() from error
 
 
 def _answer(status, data):
