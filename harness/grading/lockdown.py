@@ -10,19 +10,25 @@ process that never gets autograd back (it ends with the part):
    switches off (torch._C._set_grad_enabled, _set_fwd_grad_enabled, _InferenceMode), and so is what
    could start a thread (a new thread starts with grad mode on) or create an extension module again
    (a fresh torch._C would bring the originals back).
-2. Every entry to gradient computation raises besides: the engine's run_backward, forward AD's dual
+2. The autograd dispatch keys are excluded from this thread's dispatch key set, so that no operation
+   records a graph or a tangent even with grad mode on. This gate holds where Python's replacements
+   cannot reach: the C++ operators that switch grad mode and run the engine, called through torch.ops
+   (torch.ops.aten.set_grad_enabled, torch.ops.aten.grad) or from TorchScript. What could take the
+   keys out of the excluded set again is replaced by what refuses (_dispatch_tls_set_dispatch_key_excluded,
+   the guards that force or restore a key set; InferenceMode(False) is refused by 1).
+3. Every entry to gradient computation raises besides: the engine's run_backward, forward AD's dual
    levels, functorch's grad and jvp transforms, TorchScript's symbolic differentiation.
-3. Each original is replaced wherever Python holds it (module and class dicts, lists, sets, tuples
+4. Each original is replaced wherever Python holds it (module and class dicts, lists, sets, tuples
    and cells anywhere in the process, found by one pass over the garbage collector's objects), so no
    reference to an original is left to restore it from.
-4. An audit hook (PEP 578: it cannot be removed, and it keeps no state to change), installed just
+5. An audit hook (PEP 578: it cannot be removed, and it keeps no state to change), installed just
    before the submission's code loads, refuses what could reach around the above: the garbage
    collector's object lists, frames (sys._getframe, the frames of tracebacks and generators, tracing,
    profiling, breakpoints), ctypes, starting processes (fork, exec, spawn, subprocess), signalling
    other processes, reading /proc, and rewriting a function's code or defaults.
-5. verify(), made before the submission loads and unreachable from it (no frames, no gc; what it
+6. verify(), made before the submission loads and unreachable from it (no frames, no gc; what it
    reads is bound in its defaults, which cannot be rewritten), tells after each call whether grad
-   mode, forward-grad mode and every replacement are still as engaged.
+   mode, forward-grad mode, the excluded keys and every replacement are still as engaged.
 
 Not covered: autograd in another part (train_manual_update may use it; it runs in a process of its
 own). A compiled extension the submission ships cannot load: no extension module can be created
@@ -114,6 +120,10 @@ def _targets():
         (_posixsubprocess, "fork_exec", _no_new("starting a process")),
         (_imp, "create_dynamic", _no_new("loading an extension module")),
         (_imp, "create_builtin", _no_new("creating a built-in module")),
+        (torch._C, "_dispatch_tls_set_dispatch_key_excluded", _raiser("a change of the excluded dispatch keys")),
+        (torch._C, "_ForceDispatchKeyGuard", _raiser("a forced dispatch key set")),
+        (torch._C, "_SetExcludeDispatchKeyGuard", _raiser("a change of the excluded dispatch keys")),
+        (torch._C, "_RestorePythonTLSSnapshot", _raiser("a restored dispatch key set")),
     ]
     for device in (torch.cuda, torch.xpu, getattr(torch, "mtia", None)):  # torch.manual_seed, without walking frames
         if device is not None and hasattr(device, "_lazy_call"):
@@ -236,13 +246,27 @@ def _lazy_device_call(device):
     return lazy_call
 
 
-def _verify(_is_grad_enabled, _is_fwd_grad_enabled, _expected):
+AUTOGRAD_KEYS = ("AutogradFunctionality", "AutogradOther", "AutogradNestedTensor")  # every backend's autograd
+
+
+def _exclude_autograd_keys():
+    """Exclude the autograd dispatch keys in this thread (2. above); returns them."""
+    keys = tuple(getattr(torch._C.DispatchKey, name) for name in AUTOGRAD_KEYS)
+    for key in keys:
+        torch._C._dispatch_tls_set_dispatch_key_excluded(key, True)
+    return keys
+
+
+def _verify(_is_grad_enabled, _is_fwd_grad_enabled, _expected, _is_excluded, _keys):
     """What of the lockdown no longer holds: [] while it holds."""
     problems = []
     if _is_grad_enabled():
         problems.append("grad mode is on")
     if _is_fwd_grad_enabled():
         problems.append("forward-mode AD is on")
+    for key in _keys:
+        if not _is_excluded(key):
+            problems.append(f"the dispatch key {key} is no longer excluded")
     for namespace, name, replacement in _expected:
         if namespace.get(name) is not replacement:
             problems.append(f"{name} was put back")
@@ -255,6 +279,7 @@ def engage():
     loads. Returns verify(), which returns what of the lockdown no longer holds ([] while it holds)."""
     torch._C._set_grad_enabled(False)
     torch._C._set_fwd_grad_enabled(False)
+    keys = _exclude_autograd_keys()
     targets = _targets()
     replacements = {}
     for owner, name, replacement in targets:
@@ -270,6 +295,7 @@ def engage():
     expected = tuple((owner.__dict__, name, replacement) for owner, name, replacement in targets)
     # Everything verify() needs is bound in its defaults: a tuple the audit hook forbids replacing.
     verify = types.FunctionType(_verify.__code__, {}, "verify",
-                                (torch._C.is_grad_enabled, torch._C._is_fwd_grad_enabled, expected))
+                                (torch._C.is_grad_enabled, torch._C._is_fwd_grad_enabled, expected,
+                                 torch._C._dispatch_tls_is_dispatch_key_excluded, keys))
     sys.addaudithook(_hook)
     return verify

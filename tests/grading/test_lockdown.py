@@ -46,7 +46,47 @@ ROUTES = {
     "tracing": "import sys\nsys.settrace(lambda *a: None)",
     "signalling the worker": "import os\nos.kill(1, 9)",
     "/proc": "open('/proc/self/environ').read()",
+    "the excluded dispatch keys, set back": "torch._C._dispatch_tls_set_dispatch_key_excluded(torch._C.DispatchKey.AutogradFunctionality, False)",
+    "a guard that sets an excluded key back": "with torch._C._SetExcludeDispatchKeyGuard(torch._C.DispatchKey.AutogradFunctionality, False):\n    pass",
+    "a forced dispatch key set": "torch._C._ForceDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.CPU), torch._C.DispatchKeySet(torch._C.DispatchKey.CPU))",
 }
+
+# C++ operators that switch grad mode on and run the engine, past every Python replacement: grad mode
+# comes on, but with the autograd dispatch keys excluded no operation records a graph.
+SCRIPTED = '''
+def f(x: torch.Tensor) -> torch.Tensor:
+    torch.set_grad_enabled(True)
+    y = x.detach().requires_grad_(True)
+    grads = torch.autograd.grad([(y * y).sum()], [y])
+    torch.set_grad_enabled(False)
+    g = grads[0]
+    assert g is not None
+    return g
+'''
+OPERATOR_ROUTES = {  # (made before the lockdown, called after it)
+    "torch.ops": ("", "torch.ops.aten.set_grad_enabled(True)\n"
+                      "x = w.clone().requires_grad_()\n"
+                      "gradient = lambda: torch.ops.aten.grad([(x * x).sum()], [x])[0]\n"),
+    # compiled before: TorchScript cannot compile under the lockdown (it reads frames), but a module
+    # saved with torch.jit.save loads without compiling
+    "TorchScript": (f"scripted = torch.jit.CompilationUnit({SCRIPTED!r})\n", "gradient = lambda: scripted.f(w)\n"),
+}
+CHECK = """
+try:
+    print(torch.equal(gradient(), 2 * w))
+except RuntimeError as error:
+    print('no graph' if 'does not require grad' in str(error) else repr(error))
+"""
+
+
+@pytest.mark.parametrize("route", OPERATOR_ROUTES, ids=list(OPERATOR_ROUTES))
+def test_operators_below_python_find_no_graph_to_differentiate(route):
+    """Each gives the right gradient without the lockdown (so the refusal is the lockdown's)."""
+    made, called = OPERATOR_ROUTES[route]
+    free, err = run(made + called + CHECK, engage=False)
+    assert free == "True", (free, err[-2000:])
+    locked, err = run(made + "verify = lockdown.engage()\n" + called + CHECK, engage=False)
+    assert locked == "no graph", (locked, err[-2000:])
 
 
 @pytest.fixture(scope="module")
