@@ -1,17 +1,17 @@
 """Slots: bubblewrap sandboxes that import torch once and grade one submission after another.
 
-Importing torch takes 2-3 s, most of what grading a right submission costs. A slot is a sandbox
-made as in harness.grading.sandbox (the same mounts, environment, limits and cgroup) with no
-submission in it; its zygote (harness.grading.zygote) imports torch, and gives each submission sent
+Importing torch takes 2-4 s, more than grading a right submission then costs (about 1 s). A slot
+is a sandbox made as in harness.grading.sandbox (the same mounts, environment, limits and cgroup)
+with no submission in it; its zygote (harness.grading.zygote) imports torch, and gives each submission sent
 to it a forked child with namespaces of its own: its own /tmp and read-only /submission, PID 1 of a
 PID namespace (nothing outside visible, everything inside killed with it), no network, no
 capabilities, /proc covered but for cpuinfo (harness.grading.namespaces). Nothing of one submission
 is left when the next one starts: its mounts, processes, IPC objects and keys go with its namespaces.
 
 A slot whose zygote dies, stops answering or answers out of protocol is ended (every process in its
-cgroup and session killed) and replaced; the submission it was grading gets the frames it sent, if
-any, and an error for the rest. Where a slot cannot isolate a submission (no nested user namespaces,
-Python under /tmp), SlotUnavailable says why and the grader makes one sandbox per submission.
+cgroup and session killed) and replaced; the submission it was grading gets an error for each part.
+Where a slot cannot isolate a submission (no nested user namespaces, Python under /tmp),
+SlotUnavailable says why and the grader makes one sandbox per submission.
 """
 
 import os
@@ -25,7 +25,7 @@ from harness.grading import protocol, sandbox
 from harness.grading.submissions import pack_folder
 
 STARTUP_SECONDS = 90.0    # the zygote's torch import, on a busy machine
-MAX_ANSWER_LINE = 64
+MAX_ANSWER_LINE = 512     # READY, UNSUPPORTED <why>, RESULT <status> <bytes>
 
 
 class SlotUnavailable(RuntimeError):
@@ -101,8 +101,8 @@ class Slot:
             self.buffer += chunk
 
     def _line(self, deadline):
-        while (newline := self.buffer.find(b"\n", 0, MAX_ANSWER_LINE + 400)) < 0:
-            if len(self.buffer) > MAX_ANSWER_LINE + 400:
+        while (newline := self.buffer.find(b"\n", 0, MAX_ANSWER_LINE)) < 0:
+            if len(self.buffer) > MAX_ANSWER_LINE:
                 raise SlotBroken("the slot answered out of protocol")
             self._fill(deadline)
         line = bytes(self.buffer[:newline]).decode("utf-8", errors="replace")
