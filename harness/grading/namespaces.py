@@ -49,7 +49,8 @@ def _tmpfs(target, size_bytes, flags=MS_NOSUID | MS_NODEV):
     return options
 
 
-def _write(path, text):
+def write_proc_file(path, text):
+    """Write text to a file under /proc (one write: a map or a setting takes its value whole)."""
     with open(path, "w") as file:
         file.write(text)
 
@@ -61,10 +62,10 @@ def enter(tmp_bytes, submission_bytes, fill_submission):
     with open("/proc/cpuinfo") as file:  # PyTorch picks its CPU kernels from it
         cpuinfo = file.read()
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    _write("/proc/sys/user/max_user_namespaces", "0")
+    write_proc_file("/proc/self/setgroups", "deny")
+    write_proc_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    write_proc_file("/proc/self/gid_map", f"{gid} {gid} 1")
+    write_proc_file("/proc/sys/user/max_user_namespaces", "0")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _tmpfs("/tmp", tmp_bytes)
     options = _tmpfs("/submission", submission_bytes)
@@ -72,7 +73,7 @@ def enter(tmp_bytes, submission_bytes, fill_submission):
     _mount("tmpfs", "/submission", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, options)
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     options = _tmpfs("/proc", 1 << 20, flags)
-    _write("/proc/cpuinfo", cpuinfo)
+    write_proc_file("/proc/cpuinfo", cpuinfo)
     _mount("tmpfs", "/proc", None, MS_REMOUNT | MS_RDONLY | flags, options)
 
 

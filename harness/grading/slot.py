@@ -183,7 +183,7 @@ class SlotPool:
             with self.lock:
                 self.all.remove(slot)
             slot.close()
-            threading.Thread(target=self._start_one, daemon=True).start()
+            self.start(1)  # its replacement
             raise
         self.idle.put(slot)
         return result

@@ -150,33 +150,49 @@ def _child(part, work, inputs, write_end, stdout_copy):
 
 def _collect(read_end, pid, timeout):
     """(RunStatus, code, payload) of the child writing into read_end."""
-    chunks, size, deadline = [], 0, time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return RunStatus.TIMEOUT, 0, b""
-        ready, _, _ = select.select([read_end], [], [], min(left, 1.0))
-        if not ready:
-            continue
-        chunk = os.read(read_end, 1 << 20)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > protocol.MAX_PAYLOAD_BYTES:
-            return RunStatus.OVERSIZED, 0, b""
-        chunks.append(chunk)
-    for _ in range(200):  # the child writes, then exits at once
-        done, code = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
+    status, payload = read_until_end(read_end, timeout, protocol.MAX_PAYLOAD_BYTES)
+    if status is not RunStatus.OK:
+        return status, 0, b""
+    code = wait_for_exit(pid, 2.0)  # the child writes, then exits at once
+    if code is None:
         return RunStatus.EXITED, -1, b""
     if os.WIFSIGNALED(code):
         return RunStatus.SIGNALLED, os.WTERMSIG(code), b""
-    if os.WEXITSTATUS(code) != 0 or not chunks:
+    if os.WEXITSTATUS(code) != 0 or not payload:
         return RunStatus.EXITED, os.WEXITSTATUS(code), b""
-    return RunStatus.OK, 0, b"".join(chunks)
+    return RunStatus.OK, 0, payload
+
+
+def read_until_end(fd, seconds, max_bytes):
+    """(RunStatus.OK, the bytes) read from fd until end of file; (TIMEOUT, what came so far) when it
+    takes longer than seconds; (OVERSIZED, b"") past max_bytes."""
+    chunks, size, deadline = [], 0, time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return RunStatus.TIMEOUT, b"".join(chunks)
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return RunStatus.OK, b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            return RunStatus.OVERSIZED, b""
+        chunks.append(chunk)
+
+
+def wait_for_exit(pid, seconds):
+    """The wait status of the child pid, or None when it has not ended within seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
 
 
 def main(argv):

@@ -24,7 +24,6 @@ it should ends the slot (the grader replaces it). No submitted code runs here.
 import ctypes
 import os
 import sys
-import time
 
 from harness.grading import namespaces, sandbox, worker
 from harness.grading.submissions import MAX_PACKED_BYTES, unpack_into
@@ -70,30 +69,38 @@ def serve_one(inputs, job, started_write):
     seconds, max_bytes = budget(job)
     frames_read, frames_write = os.pipe()
     try:
-        _write_text("/proc/self/oom_score_adj", "1000")  # the memory limit takes a submission's process before the zygote
-        namespaces.enter(sandbox.TMPFS_BYTES, SUBMISSION_TMPFS_BYTES, lambda target: _unpack(packed, target))
+        namespaces.write_proc_file("/proc/self/oom_score_adj", "1000")  # the memory limit takes a submission's process before the zygote
+        _fork_pid_1(sandbox.TMPFS_BYTES, SUBMISSION_TMPFS_BYTES, lambda target: _unpack(packed, target), frames_write,
+                    lambda: worker.grade_folder("/submission", inputs, frames_write, in_namespace=True))
         del packed
-        pid = os.fork()
-        if pid == 0:  # the worker: PID 1 of the submission's namespace
-            os.close(frames_read)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            os.dup2(devnull, 0)  # the grader's requests and answers stay with the keeper
-            os.dup2(devnull, 1)
-            os.closerange(3, frames_write)  # nothing of the zygote's is left open below
-            os.closerange(frames_write + 1, 1 << 16)
-            namespaces.drop_capabilities()
-            os.chdir("/tmp")
-            worker.grade_folder("/submission", inputs, frames_write, in_namespace=True)
-            os._exit(0)
     except BaseException as error:  # noqa: BLE001 - the grader says the submission could not be isolated or unpacked
         cause = error.__cause__ if isinstance(error, _UnpackError) else error
         _answer("unpack" if isinstance(error, _UnpackError) else "isolation",
                 f"{type(cause).__name__}: {cause}"[:500].encode(errors="replace"))
         os._exit(0)
     os.close(frames_write)
-    status, data = _read_all(frames_read, seconds, max_bytes)
-    _answer(status, data)
+    status, data = worker.read_until_end(frames_read, seconds, max_bytes)
+    _answer(status.value, data)
     os._exit(0)  # the zygote kills the submission's PID 1, and with it everything in its namespace
+
+
+def _fork_pid_1(tmp_bytes, submission_bytes, fill_submission, out_fd, run):
+    """Make this process's own namespaces (namespaces.enter) and fork their PID 1, which runs run()
+    with stdin and stdout on /dev/null (the grader's requests and answers stay with this process), no
+    other file of the zygote's open but out_fd, no capabilities, in /tmp."""
+    namespaces.enter(tmp_bytes, submission_bytes, fill_submission)
+    if os.fork() == 0:
+        try:  # whatever happens here, this child never returns into the zygote's code
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            os.closerange(3, out_fd)
+            os.closerange(out_fd + 1, 1 << 16)
+            namespaces.drop_capabilities()
+            os.chdir("/tmp")
+            run()
+        finally:
+            os._exit(0)
 
 
 class _UnpackError(Exception):
@@ -109,11 +116,6 @@ def _unpack(packed, target):
 
 def _answer(status, data):
     worker._write_all(1, f"RESULT {status} {len(data)}\n".encode() + data)
-
-
-def _write_text(path, text):
-    with open(path, "w") as file:
-        file.write(text)
 
 
 def _read_request():
@@ -155,68 +157,30 @@ def serve(inputs, job):
         if not started:
             os.waitpid(pid, 0)
             return
-        code = _wait(pid, seconds + 5)
+        status = worker.wait_for_exit(pid, seconds + 5)
         sandbox.kill_until_gone(lambda: [-1], reap=True)  # everything but this process (and bwrap's init)
-        if code != 0:
+        if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             return
 
 
-def _wait(pid, seconds):
-    """pid's exit status, or None when it did not end within seconds."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.005)
-    return None
-
-
-def _read_all(fd, seconds, max_bytes):
-    """("ok" | "timeout" | "oversized", bytes) read from fd until end of file."""
-    import select
-
-    chunks, size, deadline = [], 0, time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "timeout", b"".join(chunks)
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return "ok", b"".join(chunks)
-        size += len(chunk)
-        if size > max_bytes:
-            return "oversized", b""
-        chunks.append(chunk)
-
-
 def self_test():
-    """None when a submission's namespaces can be made here, else why not."""
+    """None when a submission's namespaces can be made here (made as for a submission, with nothing in
+    them), else why not."""
     frames_read, frames_write = os.pipe()
     status_read, status_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+    if os.fork() == 0:
         os.close(frames_read)
         os.close(status_read)
         try:
-            namespaces.enter(1 << 20, 1 << 20, lambda target: None)
-            child = os.fork()
-            if child == 0:
-                namespaces.drop_capabilities()
-                os.write(frames_write, b"ok" if os.getpid() == 1 and namespaces.effective_capabilities() == 0 else b"caps")
-                os._exit(0)
-            os.waitpid(child, 0)
-            os._exit(0)
+            _fork_pid_1(1 << 20, 1 << 20, lambda target: None, frames_write, lambda: os.write(
+                frames_write, b"ok" if os.getpid() == 1 and namespaces.effective_capabilities() == 0 else b"caps"))
         except BaseException as error:  # noqa: BLE001
             os.write(status_write, f"{type(error).__name__}: {error}"[:300].encode(errors="replace"))
-            os._exit(3)
+        os._exit(0)
     os.close(frames_write)
     os.close(status_write)
-    _, said = _read_all(frames_read, 30, 100)
-    _, why = _read_all(status_read, 5, 1000)
+    _, said = worker.read_until_end(frames_read, 30, 100)
+    _, why = worker.read_until_end(status_read, 5, 1000)
     sandbox.kill_until_gone(lambda: [-1], reap=True)
     if said == b"ok":
         return None
