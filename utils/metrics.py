@@ -1,4 +1,4 @@
-"""Measures shared by the harness, the notebooks and the report: relative error, accuracy."""
+"""Measures shared by the harness, the notebooks and the report: relative error, accuracy and its standard error."""
 
 import torch
 
@@ -22,6 +22,11 @@ def accuracy(model, x, y):
     """Fraction of rows of x whose argmax output equals y, computed without autograd."""
     with torch.no_grad():
         return (model(x).argmax(dim=1) == y).to(torch.float64).mean().item()
+
+
+def binomial_standard_error(p, n):
+    """Standard error of an accuracy p measured on n independent images: sqrt(p (1 - p) / n)."""
+    return (p * (1 - p) / n) ** 0.5
 
 
 def confusion_matrix(model, x, y, n_classes=2):

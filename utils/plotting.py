@@ -2,6 +2,7 @@
 
 import torch
 
+from utils.metrics import binomial_standard_error
 
 # Figures are drawn at the size they are printed (the report's text is 6.7 inches wide), so that
 # a 9-point label stays 9 points on paper.
@@ -29,11 +30,6 @@ def _whole_epochs(ax):
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
-
-
-def binomial_standard_error(accuracy, n):
-    """Standard error of an accuracy measured on n independent images: sqrt(p (1 - p) / n)."""
-    return (accuracy * (1 - accuracy) / n) ** 0.5
 
 
 def save(fig, path):
