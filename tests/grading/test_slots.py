@@ -19,7 +19,7 @@ from tests.grading.test_grade import processes_with
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def grade_folder(root, *extra):
+def graded_by_the_command_line(root, *extra):
     out = Path(tempfile.mkdtemp(dir=root.parent)) / "verdicts.json"
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(root), "--json", str(out),
                              "--timeout", "20", "--memory", "2", *extra], capture_output=True, text=True, timeout=600)
@@ -33,7 +33,7 @@ def one_after_another(tmp_path_factory):
     root = tmp_path_factory.mktemp("submissions")
     for name, files in S.ONE_AFTER_ANOTHER:
         S.write(root, name, files)
-    return grade_folder(root, "--jobs", "1")
+    return graded_by_the_command_line(root, "--jobs", "1")
 
 
 def test_a_slot_can_be_made_here(tmp_path):
