@@ -8,8 +8,8 @@ process that never gets autograd back (it ends with the part):
    mode off no operation records a graph, so there is nothing to differentiate: not by the engine,
    not by calling grad_fn nodes by hand. What could switch it on is replaced by a version that only
    switches off (torch._C._set_grad_enabled, _set_fwd_grad_enabled, _InferenceMode), and so is what
-   could start a thread (a new thread starts with grad mode on) or create an extension module again
-   (a fresh torch._C would bring the originals back).
+   could start a thread, under every name _thread gives it (a new thread starts with grad mode on),
+   or create an extension module again (a fresh torch._C would bring the originals back).
 2. The autograd dispatch keys are excluded from this thread's dispatch key set, so that no operation
    records a graph or a tangent even with grad mode on. This gate holds where Python's replacements
    cannot reach: the C++ operators that switch grad mode and run the engine, called through torch.ops
@@ -23,19 +23,23 @@ process that never gets autograd back (it ends with the part):
    reference to an original is left to restore it from.
 5. An audit hook (PEP 578: it cannot be removed, and it keeps no state to change), installed just
    before the submission's code loads, refuses what could reach around the above: the garbage
-   collector's object lists, frames (sys._getframe, the frames of tracebacks and generators, tracing,
-   profiling, breakpoints), ctypes, starting processes (fork, exec, spawn, subprocess), signalling
-   other processes, reading /proc, and rewriting a function's code or defaults.
+   collector's object lists, frames (sys._getframe, the frames of generators; a traceback's stay
+   readable, for traceback.print_exc and logging.exception), tracing, profiling, breakpoints, ctypes, starting processes (fork, exec, spawn, subprocess), signalling
+   other processes, reading /proc, and rewriting the code or defaults of the grader's own functions
+   (a function the submission or the standard library makes, namedtuple's say, is its own to set).
 6. verify(), made before the submission loads and unreachable from it (no frames, no gc; what it
    reads is bound in its defaults, which cannot be rewritten), tells after each call whether grad
-   mode, forward-grad mode, the excluded keys and every replacement are still as engaged.
+   mode, forward-grad mode, the excluded keys and every replacement are still as engaged, and
+   whether a thread is running that was not before.
 
 Not covered: autograd in another part (train_manual_update may use it; it runs in a process of its
 own). A compiled extension the submission ships cannot load: no extension module can be created
 after the lockdown.
 """
 
+import _thread
 import gc
+import os
 import sys
 import types
 
@@ -116,7 +120,6 @@ def _targets():
         (functorch, "_jvp_increment_nesting", _raiser("torch.func's jvp transform")),
         (functorch, "_grad_decrement_nesting", _nothing),
         (functorch, "_jvp_decrement_nesting", _nothing),
-        (_thread, "start_new_thread", _no_new("starting a thread")),
         (_posixsubprocess, "fork_exec", _no_new("starting a process")),
         (_imp, "create_dynamic", _no_new("loading an extension module")),
         (_imp, "create_builtin", _no_new("creating a built-in module")),
@@ -128,8 +131,9 @@ def _targets():
     for device in (torch.cuda, torch.xpu, getattr(torch, "mtia", None)):  # torch.manual_seed, without walking frames
         if device is not None and hasattr(device, "_lazy_call"):
             targets.append((device, "_lazy_call", _lazy_device_call(device)))
-    if hasattr(_thread, "start_joinable_thread"):
-        targets.append((_thread, "start_joinable_thread", _no_new("starting a thread")))
+    # Every name _thread starts a thread under (start_new_thread, its alias start_new, and
+    # start_joinable_thread where it exists): each name is a builtin object of its own.
+    targets += [(_thread, name, _no_new("starting a thread")) for name in sorted(vars(_thread)) if name.startswith("start_")]
     return targets
 
 
@@ -211,8 +215,19 @@ DENIED_EVENTS = {
     "os.system": "starting a program", "subprocess.Popen": "starting a program", "os.kill": "signalling a process",
     "os.killpg": "signalling a process", "signal.pthread_kill": "signalling a thread",
 }
-FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+# A traceback's frames stay readable: traceback.print_exc and logging.exception walk them, and the
+# frames they lead to (the grader's, by f_back) hold no expected value and no original of a switch.
+FRAME_ATTRIBUTES = {"gi_frame", "cr_frame", "ag_frame"}
 FUNCTION_ATTRIBUTES = {"__code__", "__defaults__", "__kwdefaults__"}  # what verify() and the hook keep
+GRADERS_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # harness/
+
+
+def _is_graders(function, _prefix=GRADERS_CODE):
+    """Whether function's code is the harness's (the lockdown's replacements, verify, this hook): those
+    are not to be rewritten. A function the submission or the standard library makes (namedtuple's
+    __new__, a dataclass's __init__, functools' wrappers) may have its defaults set as usual."""
+    code = getattr(function, "__code__", None)
+    return isinstance(getattr(code, "co_filename", None), str) and code.co_filename.startswith(_prefix)
 
 
 def _refusal(event, args):
@@ -222,8 +237,8 @@ def _refusal(event, args):
         what = "ctypes"
     elif what is None and event == "object.__getattr__" and args[1] in FRAME_ATTRIBUTES:
         what = "frames"
-    elif what is None and event == "object.__setattr__" and args[1] in FUNCTION_ATTRIBUTES:
-        what = "rewriting a function"
+    elif what is None and event == "object.__setattr__" and args[1] in FUNCTION_ATTRIBUTES and _is_graders(args[0]):
+        what = "rewriting the grader's functions"
     elif what is None and event == "open" and isinstance(args[0], str) and args[0].startswith("/proc/"):
         what = "/proc"
     return what
@@ -257,9 +272,11 @@ def _exclude_autograd_keys():
     return keys
 
 
-def _verify(_is_grad_enabled, _is_fwd_grad_enabled, _expected, _is_excluded, _keys):
+def _verify(_is_grad_enabled, _is_fwd_grad_enabled, _expected, _is_excluded, _keys, _threads, _count_threads):
     """What of the lockdown no longer holds: [] while it holds."""
     problems = []
+    if _count_threads() != _threads:
+        problems.append("a thread was started")
     if _is_grad_enabled():
         problems.append("grad mode is on")
     if _is_fwd_grad_enabled():
@@ -296,6 +313,6 @@ def engage():
     # Everything verify() needs is bound in its defaults: a tuple the audit hook forbids replacing.
     verify = types.FunctionType(_verify.__code__, {}, "verify",
                                 (torch._C.is_grad_enabled, torch._C._is_fwd_grad_enabled, expected,
-                                 torch._C._dispatch_tls_is_dispatch_key_excluded, keys))
+                                 torch._C._dispatch_tls_is_dispatch_key_excluded, keys, _thread._count(), _thread._count))
     sys.addaudithook(_hook)
     return verify

@@ -35,10 +35,12 @@ ROUTES = {
     "torch.func.jacfwd": "torch.func.jacfwd(lambda x: (x * x).sum())(w)",
     "TorchScript's symbolic differentiation": "torch._C._jit_differentiate(torch._C.parse_ir('graph(%x : Tensor):\\n  %y : Tensor = aten::mul(%x, %x)\\n  return (%y)'))",
     "a fresh torch._C": "import importlib.util\nimportlib.util.module_from_spec(importlib.util.find_spec('torch._C'))._set_grad_enabled(True)",
+    "a thread through _thread.start_new, the other name of the same builtin": "import _thread\n_thread.start_new(print, ())",
+    "a thread through threading's own reference": "import threading\nthreading._start_new_thread(print, ())",
     "_thread reloaded": "import importlib, _thread\nimportlib.reload(_thread).start_new_thread(print, ())",
     "the garbage collector": "import gc\n[o for o in gc.get_objects() if getattr(o, '__name__', '') == '_set_grad_enabled']",
     "frames": "import sys\nsys._getframe(0).f_globals",
-    "a traceback's frame": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame.f_globals",
+    "a generator's frame": "def g():\n    yield 1\ng().gi_frame",
     "ctypes (GradMode::set_enabled)": "import ctypes\nctypes.CDLL('libc10.so')._ZN3c108GradMode11set_enabledEb(1)",
     "a subprocess with autograd": "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import torch'])",
     "fork_exec, below subprocess": "import _posixsubprocess\n_posixsubprocess.fork_exec(['true'], [b'/bin/true'], True, (), None, None, -1, -1, -1, -1, -1, -1, -1, -1, True, False, None, None, None, -1, None, False)",
@@ -151,6 +153,42 @@ outcome = run_backpropagation(right, case.build(), case.x, case.y_true, verify)
 print(outcome.error, max(relative_error(outcome.gradients[key], expected[key]) for key in expected.keys()) < 1e-12, Point(1, 2).y)
 """, engage=False)
     assert out == "None True 2", (out, err[-2000:])
+
+
+# What right functions do, each a line; under the lockdown every one must run (the benign twin of ROUTES).
+ORDINARY = {
+    "print a tensor": "print(w)", "repr and str": "repr(w); str(w); f'{w:}'", "format a float": "f'{w.sum().item():.3f}'",
+    "sys.stdout.write": "sys.stdout.write(str(w) + '\\n')", "IPython's display": "from IPython.display import display\ndisplay(w)",
+    "numpy round trip": "import numpy as np\ntorch.from_numpy(np.asarray(w.numpy()) * 2)", "einsum": "torch.einsum('ij,jk->ik', w, w)",
+    "logging": "import logging\nlogging.basicConfig()\nlogging.getLogger('s').warning('delta %s', w)",
+    "traceback.print_exc": "import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()",
+    "logging.exception": "import logging\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    logging.getLogger('s').exception('caught')",
+    "warnings": "import warnings\nwarnings.warn('careful')", "tqdm": "from tqdm import tqdm\nfor _ in tqdm(range(3)):\n    pass",
+    "a dataclass": "import dataclasses\n@dataclasses.dataclass\nclass D:\n    a: int = 1\nD()",
+    "a namedtuple with defaults": "import collections\ncollections.namedtuple('P', 'a b', defaults=[1])(2)",
+    "functools caches": "import functools\nfunctools.lru_cache(None)(lambda n: n)(3)\nfunctools.cache(lambda n: n)(3)",
+    "defaults of one's own function": "def f(a=1):\n    return a\nf.__defaults__ = (2,)",
+    "no_grad, inference_mode, set_grad_enabled(False)": "with torch.no_grad(), torch.inference_mode(), torch.set_grad_enabled(False):\n    w @ w",
+    "state_dict": "torch.nn.Linear(2, 2).state_dict()", "timing": "import time\ntime.perf_counter(); time.time(); time.process_time()",
+    "a typing.NamedTuple": "import typing\nclass N(typing.NamedTuple):\n    a: int = 0\nN()",
+}
+
+
+def test_what_ordinary_right_code_does_still_runs_under_the_lockdown():
+    body = "results = {}\n"
+    for what, code in ORDINARY.items():
+        body += f"""
+try:
+{textwrap.indent(code, '    ')}
+    results[{what!r}] = 'ran'
+except Exception as error:
+    results[{what!r}] = f'{{type(error).__name__}}: {{error}}'
+"""
+    out, err = run(body + "import json\nprint(json.dumps([results, verify()]))")
+    import json
+    results, problems = json.loads(out.splitlines()[-1])
+    assert {what: outcome for what, outcome in results.items() if outcome != "ran"} == {}
+    assert problems == []
 
 
 def test_verify_reports_a_switch_put_back_and_cannot_be_rewritten():
