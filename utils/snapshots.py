@@ -25,14 +25,23 @@ class ParameterRecorder:
     A training function iterates its loader once per epoch, so snapshot k (k >= 1) holds the
     parameters after epoch k; call finish() after training for the last one. No callbacks needed.
     Attributes of the wrapped loader (.dataset, .batch_size, ...) are passed through.
+
+    A pass starts when its first batch is drawn, not when an iterator is made: a progress bar such
+    as tqdm.auto's makes one in its constructor that it never reads.
     """
 
     def __init__(self, loader, model):
         self.loader, self.model, self.snapshots = loader, model, []
 
     def __iter__(self):
-        self.snapshots.append(parameter_state(self.model))
-        return iter(self.loader)
+        return self._pass()
+
+    def _pass(self):
+        batches = iter(self.loader)
+        for i, batch in enumerate(batches):
+            if i == 0:
+                self.snapshots.append(parameter_state(self.model))
+            yield batch
 
     def __len__(self):
         return len(self.loader)

@@ -116,6 +116,21 @@ def test_recorder_snapshots_after_each_epoch():
     assert len(states) == 2 and states[1]["bias"] - states[0]["bias"] == 1
 
 
+def test_a_pass_starts_at_its_first_batch_not_when_an_iterator_is_made():
+    """tqdm.auto's progress bar makes an iterator of the loader in its constructor and never reads it."""
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.bias.zero_()
+    recorder = ParameterRecorder([(torch.ones(1, 2), None)], model)
+    for _ in range(3):
+        iter(recorder)  # made, never read
+        for _ in recorder:
+            with torch.no_grad():
+                model.bias += 1
+    states = recorder.finish()
+    assert [s["bias"].item() for s in states] == [1, 2, 3]
+
+
 def test_first_difference_finds_epoch_parameter_and_size():
     a = {"w": torch.zeros(3), "b": torch.zeros(1)}
     b = {"w": torch.tensor([0.0, 0.5, 0.0]), "b": torch.zeros(1)}
