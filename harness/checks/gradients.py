@@ -223,7 +223,8 @@ def summarize(case_results):
     graded = [r for r in case_results if r.case.graded]
     batches = [r for r in case_results if not r.case.graded]
     failures = [f for r in graded for f in r.failures]
-    notes = sorted({part for r in graded for note in r.notes for part in note.split("; ")})
+    right = [r for r in graded if r.passed]  # a distinction is said only of results that exist
+    notes = sorted({part for r in right for note in r.notes for part in note.split("; ")})
     result = CheckResult(not failures, sum(r.passed for r in graded), len(graded), failures, cases=case_results)
     # over every case, batch cases included; inf only when a graded gradient was unusable
     finite = [r.error for r in case_results if r.error != float("inf")]
@@ -236,7 +237,8 @@ def summarize(case_results):
         if wrong:
             detail += f"; first: {wrong[0].failures[0]}"
         result.distinctions["vectorised over a batch"] = (not wrong, detail)
-    result.distinctions["shapes and dtype exactly the parameters'"] = (not notes, "; ".join(notes))
+    if right:
+        result.distinctions["shapes and dtype exactly the parameters'"] = (not notes, "; ".join(notes))
     skipped = [r for r in graded if r.passed and r.fd_error is None]
     if skipped:
         result.notes.append(f"finite differences skipped on {len(skipped)} case(s) ({skipped[0].fd_skipped})")

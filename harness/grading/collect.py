@@ -17,11 +17,12 @@ in one sentence (CollectError).
 import os
 import re
 import shutil
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.grading.submissions import extract_zip, needed, not_needed
+from harness.grading.submissions import Staging, UnpackableSubmission, extract_zip, stage_tree
 
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
 DUPLICATE = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<suffix>\.[^.]+)?$")
@@ -46,10 +47,13 @@ class Submission:
 
 
 def layout_of(entries):
-    """"canvas" or "folders" for the entries of SUBMISSIONS, else CollectError."""
+    """"canvas" or "folders" for the entries of SUBMISSIONS, else CollectError. Judged by name and
+    lstat: an entry that is neither a folder nor a file (a pipe, a link) is its submission's problem."""
     visible = [e for e in entries if not e.name.startswith(".")]
-    canvas = [e for e in visible if e.is_file() and CANVAS_NAME.match(e.name)]
-    folders = [e for e in visible if e.is_dir() or (e.is_file() and e.suffix.lower() == ".zip" and not CANVAS_NAME.match(e.name))]
+    kinds = {e: e.lstat().st_mode for e in visible}
+    canvas = [e for e in visible if not stat.S_ISDIR(kinds[e]) and CANVAS_NAME.match(e.name)]
+    folders = [e for e in visible if e not in canvas and (stat.S_ISDIR(kinds[e]) or not stat.S_ISREG(kinds[e])
+                                                         or e.suffix.lower() == ".zip")]
     if canvas and len(canvas) == len(visible):
         return "canvas"
     if folders and len(folders) == len(visible):
@@ -81,20 +85,34 @@ def collect(path, stage):
         submissions = [_folder(entry, stage / f"{i:04d}") for i, entry in enumerate(e for e in entries if not e.name.startswith("."))]
     for submission in submissions:
         if not submission.error:
-            submission.notes += match_notebooks(submission.folder)
+            try:
+                submission.folder, notes = find_project(submission.folder)
+                submission.notes += notes + match_notebooks(submission.folder)
+            except OSError as error:
+                submission.error = f"its files cannot be arranged for grading ({error.strerror or error}): hand in the notebooks and the report as files"
     return submissions
 
 
 def _folder(entry, target):
-    name = entry.stem if entry.is_file() else entry.name
-    if entry.is_dir():
-        shutil.copytree(entry, target / "s", symlinks=True, ignore=not_needed)
-        return Submission(name, target / "s")
+    """One sub-folder or .zip of SUBMISSIONS, staged; a problem is this submission's error, never the run's."""
+    info = entry.lstat()
+    name = entry.stem if stat.S_ISREG(info.st_mode) else entry.name
+    folder = target / "s"
+    if stat.S_ISLNK(info.st_mode) or not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+        folder.mkdir(parents=True)
+        what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "neither a folder nor a file"
+        return Submission(name, folder, error=f"{entry.name} is {what}, which the grader does not follow: give a folder or a .zip.")
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            staging = stage_tree(entry, folder)
+        except UnpackableSubmission as error:
+            return Submission(name, folder, error=f"{error}.")
+        return Submission(name, folder, notes=staging.notes())
     try:
-        return Submission(name, extract_zip(entry, target / "s"))
+        return Submission(name, extract_zip(entry, folder))
     except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
-        (target / "s").mkdir(parents=True, exist_ok=True)
-        return Submission(name, target / "s", error=f"{entry.name} cannot be unpacked ({type(error).__name__}: {error}).")
+        folder.mkdir(parents=True, exist_ok=True)
+        return Submission(name, folder, error=f"{entry.name} cannot be unpacked ({type(error).__name__}: {error}).")
 
 
 def _canvas(entries, stage):
@@ -110,6 +128,7 @@ def _canvas(entries, stage):
         submission = Submission(f"{name}_{user}", folder, student_id=user, canvas_name=name,
                                 late=any(match["late"] for _, match in files))
         chosen = {}  # original name -> (copy number, entry): Canvas's -1, -2 are later uploads of the same name
+        staging = Staging()
         for entry, match in files:
             original, number = match["original"], 0
             duplicate = DUPLICATE.match(original)
@@ -129,10 +148,65 @@ def _canvas(entries, stage):
                     submission.notes.append(f"{original} unpacked")
                 except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
                     submission.notes.append(f"{original} cannot be unpacked ({type(error).__name__})")
-            elif needed([original], entry.stat().st_size) and not entry.is_symlink():
-                shutil.copyfile(entry, folder / Path(original).name)
+            else:
+                try:
+                    staging.take(entry, folder / Path(original).name, (original,))
+                except UnpackableSubmission as error:
+                    submission.error = submission.error or f"{error}."
+        submission.notes += staging.notes()
         submissions.append(submission)
     return submissions
+
+
+MAX_DEPTH = 8  # folders below a submission's top that the project is looked for in
+
+
+def find_project(folder):
+    """(the folder holding the submission's notebooks, notes): the submission's own top, or the
+    shallowest folder below it (at most MAX_DEPTH down) that holds a notebook of the handout's name,
+    else one that could be it by name (gradient_decent.ipynb). A PDF report or README found on the
+    way down, beside the project rather than in it, is moved into it (the deliverables are read there)."""
+    def holds(path, exact):
+        try:
+            names = [e.name for e in os.scandir(path) if e.is_file(follow_symlinks=False) and e.name.lower().endswith(".ipynb")]
+        except OSError:
+            return False
+        if exact:
+            return any(name in NOTEBOOK_WORDS for name in names)
+        return any(any(word in _normal(Path(name).stem) for words in NOTEBOOK_WORDS.values() for word in words) for name in names)
+
+    for exact in (True, False):
+        level = [folder]
+        for _ in range(MAX_DEPTH + 1):
+            found = next((path for path in level if holds(path, exact)), None)
+            if found is not None:
+                return (folder, []) if found == folder else _moved_into(folder, found)
+            level = sorted(p for path in level for p in _subfolders(path))
+    return folder, []
+
+
+def _subfolders(path):
+    try:
+        return [Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False)
+                and e.name not in ("__MACOSX", ".ipynb_checkpoints") and not e.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def _moved_into(top, project):
+    """(project, notes): the report and README files that stand beside the project folder, on the way
+    down from top, moved into it where nothing of that name is there already."""
+    relative = project.relative_to(top)
+    notes = [f"the project was found in {relative.as_posix()}/ and is graded from there"]
+    path = top
+    for part in relative.parts:
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            if entry.is_file(follow_symlinks=False) and entry.name.lower().endswith((".pdf", ".txt", ".md")) \
+                    and not (project / entry.name).exists():
+                shutil.move(entry.path, project / entry.name)
+                notes.append(f"{Path(entry.path).relative_to(top).as_posix()} is read beside the notebooks")
+        path = path / part
+    return project, notes
 
 
 def _normal(name):
@@ -140,16 +214,15 @@ def _normal(name):
 
 
 def match_notebooks(folder):
-    """Give a notebook named otherwise the handout's name (in folder or one folder down); returns notes."""
+    """Give a notebook named otherwise the handout's name (it is renamed, in its folder); returns notes."""
     notes = []
-    notebooks = [p for p in list(folder.glob("*.ipynb")) + list(folder.glob("*/*.ipynb"))
-                 if not p.is_symlink() and ".ipynb_checkpoints" not in p.parts]
+    notebooks = [p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
     for wanted, words in NOTEBOOK_WORDS.items():
         if (folder / wanted).exists() or (folder / wanted).is_symlink():
             continue
         candidates = [p for p in notebooks if any(word in _normal(p.stem) for word in words) and p.name not in NOTEBOOK_WORDS]
         if len(candidates) == 1:
-            shutil.copyfile(candidates[0], folder / wanted)
+            os.rename(candidates[0], folder / wanted)
             notes.append(f"{candidates[0].relative_to(folder)} is graded as {wanted}")
         elif len(candidates) > 1:
             notes.append(f"{wanted} is missing and {len(candidates)} notebooks could be it "

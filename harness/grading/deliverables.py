@@ -1,7 +1,7 @@
 """The three deliverables the handout asks for, checked as a TA would before reading them.
 
-    backpropagation.ipynb, gradient_descent.ipynb   present; run (code cells have outputs, execution
-                                                    counts in order); the course's test cells show
+    backpropagation.ipynb, gradient_descent.ipynb   present; run (every code cell has an execution count
+                                                    or outputs; another order is a note); the course's test cells show
                                                     their passing banners (backpropagation only)
     the report                                      a PDF, readable, not a notebook export, with answers
                                                     (a)-(g) and a division-of-labour paragraph found
@@ -54,18 +54,22 @@ def notebook_facts(path):
     code = [c for c in cells if source(c).strip()]
     counts = [c.get("execution_count") for c in code]
     outputs = [c.get("outputs") or [] for c in code]
-    why = ""
+    # A cell ran when it has an execution count or outputs (a def shows no output; a notebook saved by
+    # another front end may keep outputs without counts). The order it ran in is a note, never "not run".
+    never = [c for c, n, o in zip(code, counts, outputs) if n is None and not o]
+    ran = [n for n in counts if isinstance(n, int)]
+    why, note = "", ""
     if not code:
         why = "has no code"
-    elif any(n is None for n in counts):
-        why = f"{sum(n is None for n in counts)} of {len(code)} code cells never ran"
-    elif any(not isinstance(n, int) for n in counts) or counts != sorted(counts) or len(set(counts)) != len(counts):
-        why = "its cells ran out of order"
+    elif never:
+        why = f"{len(never)} of {len(code)} code cells never ran"
     elif not any(outputs):
         why = "no cell shows an output"
+    if not why and (ran != sorted(ran) or len(set(ran)) != len(ran)):
+        note = "its cells ran in another order than they stand (run it top to bottom once before handing in)"
     tests = [c for c in code if COURSE_TEST_CALL.search(source(c)) and not source(c).lstrip().startswith("def ")]
     passing = sum(PASSED_BANNER in json.dumps(c.get("outputs") or []) for c in tests)
-    return {"present": True, "run": not why, "why": why, "tests": [passing, len(tests)]}
+    return {"present": True, "run": not why, "why": why, "note": note, "tests": [passing, len(tests)]}
 
 
 def _pdf_text(path):
@@ -148,6 +152,7 @@ def decode(data):
         tests = protocol.expect_list(facts.get("tests", [0, 0]), 2, "tests")
         clean["notebooks"][name] = {"present": facts.get("present") is True, "run": facts.get("run") is True,
                                     "why": protocol.text(facts.get("why", ""), "why")[:200],
+                                    "note": protocol.text(facts.get("note", ""), "note")[:200],
                                     "tests": [protocol.expect_int(n, 0, 10_000, "tests") for n in tests] if len(tests) == 2 else [0, 0]}
     report = protocol.expect_dict(data.get("report"), "report")
     clean["report"] = {"found": report.get("found") is True, "readable": report.get("readable") is True,
@@ -193,7 +198,7 @@ def feedback_lines(facts):
         if not notebook["present"]:
             lines.append(f"- {name}: not submitted.")
         elif notebook["run"]:
-            lines.append(f"- {name}: run, outputs visible.")
+            lines.append(f"- {name}: run, outputs visible" + (f"; note: {code_span(notebook['note'])}." if notebook["note"] else "."))
         else:
             lines.append(f"- {name}: **not run as handed in**: {code_span(notebook['why'])}. The handout asks for notebooks already run, outputs visible.")
     bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]

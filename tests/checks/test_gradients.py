@@ -87,6 +87,14 @@ def test_float32_and_2d_bias_pass_as_the_course_allows_and_are_noted():
     assert not exact and "torch.float32" in detail and "shape (1," in detail
 
 
+def test_a_function_that_raises_earns_no_distinction_it_never_showed():
+    def raises(model, y_true, y_pred):
+        raise RuntimeError("not written yet")
+    result = run_gradient_checks(raises, verbose=False)
+    assert not result.passed and "shapes and dtype exactly the parameters'" not in result.distinctions
+    assert not any(yes for yes, _ in result.distinctions.values())
+
+
 @pytest.mark.parametrize("seed", [1, 2, 7, 13, 19])  # 52 more nets each; seed 0 runs in every other test
 def test_right_backpropagation_is_accepted_on_every_seed(seed):
     result = run_gradient_checks(bp.right, seed=seed, verbose=False)

@@ -37,8 +37,11 @@ def graded(tmp_path_factory):
     S.write_zip(root)
     S.write_with_data(root)
     S.write_hostile_names(root)
+    S.write_staging_hostile(root)
     before = tmp_path_factory.mktemp("before") / "copy"
-    shutil.copytree(root, before, symlinks=True)
+    shutil.copytree(root, before, symlinks=True, ignore=lambda folder, names: [  # FIFOs and the sparse file
+        n for n in names if not os.path.islink(os.path.join(folder, n)) and (
+            not (os.path.isfile(os.path.join(folder, n)) or os.path.isdir(os.path.join(folder, n))) or n == "weights.py")])
     out = tmp_path_factory.mktemp("out")
     # the grader's temporary folders (the inputs every sandbox binds) under a folder of this run only, so
     # that a process this run left behind is told from another test's grading running beside it
@@ -128,7 +131,7 @@ def message(graded, name, part):
     ("h02_writes_its_own_verdict", "backpropagation", "unreadable results"),
     ("h04_autograd_through_the_engine", "backpropagation", "autograd (._execution_engine)"),
     ("h06_memory_hog", "backpropagation", "memory limit of 2 GiB"),
-    ("h11_symlinked_notebook", "backpropagation", "symbolic link"),
+    ("h11_symlinked_notebook", "backpropagation", "backpropagation.ipynb is not in the submission"),
     ("h12_ships_its_own_harness", "backpropagation", "off by a constant factor 2.5"),
     ("h13_switches_the_guard_off", "backpropagation", "autograd"),
     ("h14_kills_the_grader", "backpropagation", "signalling a process (os.kill) is not available"),
@@ -171,6 +174,18 @@ def test_nothing_changed_outside_the_sandboxes(graded):
         assert not sub.diff_files and not sub.left_only and not sub.right_only
     assert not (graded["root"].parent / "escaped.txt").exists() and not Path("/outside_the_copy.txt").exists()
     assert not (PROJECT_ROOT / "outside_the_copy.txt").exists()
+
+
+@pytest.mark.parametrize("name, words", [
+    ("t01_named_pipe", "2 named pipe(s), device(s) or socket(s) left out"),
+    ("t02_sparse_file", "1 code file(s) over 64 MiB left out (weights.py)"),
+    ("t03_link_to_a_folder_outside", "1 symbolic link(s) left out, never followed"),
+    ("t04_link_into_a_classmates_copy", "2 symbolic link(s) left out, never followed"),
+    ("t05_two_folders_down", "the project was found in INF265/Project 1/ and is graded from there"),
+])
+def test_staging_follows_no_link_reads_no_pipe_and_finds_the_project(graded, name, words):
+    """Each is graded on what it handed in (S.STAGING_HOSTILE), with a note of what was left out; the run went on."""
+    assert any(words in note for note in graded["verdicts"][name]["notes"]), graded["verdicts"][name]["notes"]
 
 
 def test_no_process_is_left(graded):
