@@ -152,8 +152,13 @@ def part_verdict(part, frame, context, options, out_of_memory):
                 return verdict.missing(envelope.message)
             if envelope.outcome == "load_error":
                 return verdict.error(envelope.message)
+            problem, notes = part.read_source(context) if part.read_source else (None, [])
+            if problem is not None:
+                return problem
             with JUDGE_LOCK:
-                return part.judge(envelope, context)
+                judged = part.judge(envelope, context)
+            judged.notes = (judged.notes + notes)[:8]
+            return judged
         except protocol.ProtocolError as error:
             return verdict.error(f"the sandbox returned unreadable results for {part.function} ({error}).")
     if frame.status is RunStatus.TIMEOUT:

@@ -20,6 +20,8 @@ class Part:
     judge: Callable      # (Envelope, JudgeContext) -> Verdict, in the grader; never runs submitted code
     reproduction: Callable  # (failure entry of the Verdict) -> lines to paste into the notebook, or None
     points: float = 0.0  # default weight in the gradebook
+    read_source: Callable = None  # (JudgeContext) -> (Verdict or None, notes), in the grader before judge and
+    #                               outside its lock: a child process reads the submitted text (harness.grading.source_check)
     lockdown: bool = False  # run with autograd locked away (harness.grading.lockdown), after the other parts
 
 

@@ -17,13 +17,11 @@ import torch
 from harness.checks.cases import set_activation
 from harness.checks.gradients import cached_references, judge_case, summarize
 from harness.checks.guard import RawOutcome, run_backpropagation
-from harness.checks.notebook import NotebookError, definitions_source
 from harness.checks.references import parameter_items
 from harness.checks.tolerances import FORWARD_MATCH_RTOL
 from harness.grading import protocol
 from harness.grading.part import Part
-from harness.grading.source_check import forbidden_uses, shipped_modules
-from harness.grading.submissions import read_regular_file
+from harness.grading.source_check import check_in_child
 from harness.grading.verdict import Verdict, error, verdict_of
 from harness.status import Status
 from utils.metrics import relative_error
@@ -139,28 +137,26 @@ def decode(envelope, cases, references):
     return outcomes
 
 
-def source_problem(context):
-    """A fail Verdict when the source (the notebook, and the .py modules it ships) uses autograd or
-    dynamic code that could hide it; an error Verdict when the grader cannot read the notebook; else None."""
-    text = read_regular_file(context.notebook_path)
-    if text is None:
-        return error(f"{context.notebook_path.name} is not a regular file the grader can read (a link, or too large).")
-    try:
-        statements = [s for _, module in definitions_source(context.notebook_path, text) for s in module.body]
-    except NotebookError:
-        return None
-    uses = forbidden_uses(statements, "backpropagation", shipped_modules(context.folder))
+def read_source(context):
+    """(a fail Verdict when the source, the notebook and the .py modules it ships, uses autograd or
+    dynamic code that could hide it; an error Verdict when the grader cannot read the notebook; else
+    None, notes). Read in a child process with limits (source_check.check_in_child): what it cannot
+    read within them is a note, and the runtime's verdict stands (the lockdown decides)."""
+    found = check_in_child(context.notebook_path, context.folder, "backpropagation")
+    if "failed" in found:
+        return None, [f"the source was not read for autograd: {found['failed']}; the run, under the lockdown, decides"]
+    if "unreadable" in found:
+        return error(protocol.text(found["unreadable"], "why")[:300]), []
+    uses = [(protocol.text(what, "use")[:100], line) for what, line in found.get("uses", [])[:100]
+            if isinstance(line, int)]
     if not uses:
-        return None
+        return None, []
     what = ", ".join(sorted({u for u, _ in uses})[:4])
     return Verdict(Status.FAIL, f"backpropagation's code uses {what} (line {uses[0][1]} of its cell or module); autograd is "
-                                "not allowed, and dynamic code that could reach it cannot be checked: compute the gradients by hand.")
+                                "not allowed, and dynamic code that could reach it cannot be checked: compute the gradients by hand."), []
 
 
 def judge(envelope, context):
-    problem = source_problem(context)
-    if problem is not None:
-        return problem
     cases, references = cached_references(N_RANDOM, SEED)
     outcomes = decode(envelope, cases, references)
     result = summarize([judge_case(case, reference, outcome) for case, reference, outcome in zip(cases, references, outcomes)])
@@ -183,4 +179,4 @@ def reproduction(failure):
 
 PART = Part(key="backpropagation", notebook="backpropagation.ipynb", function="backpropagation",
             unit="cases (one sample each)", module=__name__, write_inputs=write_inputs, run=run, judge=judge,
-            reproduction=reproduction, points=60.0, lockdown=True)
+            reproduction=reproduction, points=60.0, lockdown=True, read_source=read_source)

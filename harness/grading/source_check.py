@@ -9,9 +9,21 @@ Found: any name or attribute that computes or reads gradients (backward, autogra
 functorch, vjp, jacrev, the engine, ...), and dynamic code that could hide one (exec, eval, compile,
 __import__, importlib, getattr/setattr with a computed name, __dict__, globals(), ctypes, ...).
 Not found: autograd hidden in a compiled extension the submission ships (see the README).
+
+Submitted text is read only in a child process with a time and memory limit (check_in_child, which
+runs this module): a huge or pathological cell costs that child, never the grader, and what cannot
+be read within the limits is said in a note while the runtime's verdict stands. Each syntax tree is
+walked a bounded number of times (linear in the source), and a shipped module is parsed only when
+the code reads it through an import.
 """
 
 import ast
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
 
 # Attributes that compute gradients (x.backward(), torch.autograd.grad, torch.func.vjp, the engine), or read
 # them (p.grad). Switching grad mode or requires_grad on or off computes nothing, so a right function
@@ -34,20 +46,27 @@ DYNAMIC_ATTRIBUTES = {"__dict__", "__getattribute__", "__code__", "__globals__",
 DYNAMIC_CALLS = {"getattr", "setattr", "delattr"}
 
 
-def _called(node):
-    """The function expressions of every call inside node (what a statement that runs would execute)."""
-    return [child.func for child in ast.walk(node) if isinstance(child, ast.Call)]
+def _in_calls(node):
+    """Every node inside the function expression of a call in node (what a statement that runs would
+    execute), each once: one walk, whatever the nesting (`x.f().g().h()` is not walked again per call)."""
+    found, stack = [], [(node, False)]
+    while stack:
+        current, inside = stack.pop()
+        if inside:
+            found.append(current)
+        if isinstance(current, ast.Call):
+            stack.append((current.func, True))
+            stack += [(child, inside) for child in current.args + current.keywords]
+        else:
+            stack += [(child, inside) for child in ast.iter_child_nodes(current)]
+    return found
 
 
 def _names(node, calls_only=False):
     """(what, line) for every autograd or dynamic-code use inside node; autograd only where called
     when calls_only (a class deriving from torch.autograd.Function runs no autograd)."""
-    if calls_only:
-        for func in _called(node):
-            for what, line in _names(func):
-                yield what, line
-        node = ast.Module(body=[], type_ignores=[]) if not isinstance(node, (ast.Import, ast.ImportFrom)) else node
-    for child in ast.walk(node):
+    nodes = (_in_calls(node) + ([node] if isinstance(node, (ast.Import, ast.ImportFrom)) else [])) if calls_only else ast.walk(node)
+    for child in nodes:
         if isinstance(child, ast.Name):
             if child.id in AUTOGRAD_NAMES:
                 yield f"autograd ({child.id})", child.lineno
@@ -85,6 +104,18 @@ def _references(node):
     return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
 
 
+class _References:
+    """_references of each statement, walked once however many names it binds (a = b = c = ... binds many)."""
+
+    def __init__(self):
+        self.found = {}
+
+    def __call__(self, statement):
+        if id(statement) not in self.found:
+            self.found[id(statement)] = (statement, _references(statement))
+        return self.found[id(statement)][1]
+
+
 def _shallow(statement):
     """The parts of a def or class that run when it is defined (decorators, defaults, bases, class body)."""
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -104,30 +135,40 @@ def _dynamic(node):
 MAX_MODULES, MAX_MODULE_BYTES = 200, 1 << 20
 
 
-def shipped_modules(folder):
+class ShippedModules:
     """{module name: [top-level statements]} of the .py files a submission ships (read, never run):
-    helpers.py is "helpers", pkg/__init__.py "pkg", pkg/mod.py "pkg.mod". Unreadable or unparsable
-    files are left out (they cannot be imported either)."""
-    import os
+    helpers.py is "helpers", pkg/__init__.py "pkg", pkg/mod.py "pkg.mod". Found by name at once; a
+    file is parsed only when looked up (when the code imports it), so files never imported cost
+    nothing. Unreadable, unparsable or larger files are left out (they cannot be imported either)."""
 
-    modules = {}
-    for root, folders, files in os.walk(folder):
-        folders[:] = sorted(f for f in folders if not f.startswith(".") and not os.path.islink(os.path.join(root, f)))
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            if not name.endswith(".py") or os.path.islink(path) or len(modules) >= MAX_MODULES:
-                continue
-            parts = os.path.relpath(path, folder)[:-3].split(os.sep)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            try:
-                if os.path.getsize(path) > MAX_MODULE_BYTES:
+    def __init__(self, folder):
+        self.paths, self.parsed = {}, {}
+        for root, folders, files in os.walk(folder):
+            folders[:] = sorted(f for f in folders if not f.startswith(".") and not os.path.islink(os.path.join(root, f)))
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                if not name.endswith(".py") or os.path.islink(path) or len(self.paths) >= MAX_MODULES:
                     continue
-                with open(path, encoding="utf-8", errors="replace") as file:
-                    modules[".".join(parts)] = ast.parse(file.read()).body
-            except (OSError, SyntaxError, ValueError, RecursionError):
-                continue
-    return modules
+                parts = os.path.relpath(path, folder)[:-3].split(os.sep)
+                self.paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def __contains__(self, name):
+        return self[name] is not None if name in self.paths else False
+
+    def __getitem__(self, name):
+        if name not in self.parsed:
+            self.parsed[name] = None
+            try:
+                if os.path.getsize(self.paths[name]) <= MAX_MODULE_BYTES:
+                    with open(self.paths[name], encoding="utf-8", errors="replace") as file:
+                        self.parsed[name] = ast.parse(file.read()).body
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                pass
+        return self.parsed[name]
+
+
+def shipped_modules(folder):
+    return ShippedModules(folder)
 
 
 def _bindings(statements, modules, seen):
@@ -182,14 +223,14 @@ def forbidden_uses(statements, function_name, modules=None):
     everything = list({id(s): s for s in statements + everything}.values())
     roots = [function_name] + [n for s in everything if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                                for part in _shallow(s) for n in _references(part)]
-    reached, queue = set(), roots
+    reached, queue, references = set(), roots, _References()
     while queue:  # the graded function and every definition it reaches by name
         name = queue.pop()
         if name in reached or name not in definitions:
             continue
         reached.add(name)
         for statement in definitions[name]:
-            queue += [n for n in _references(statement) if n in definitions]
+            queue += [n for n in references(statement) if n in definitions and n not in reached]
     read_in_full = {id(s) for name in reached for s in definitions[name]}
     found = []
     for statement in everything:
@@ -199,3 +240,63 @@ def forbidden_uses(statements, function_name, modules=None):
         for part in _shallow(statement):
             found += list(_names(part, calls_only=True)) + _dynamic(part)
     return sorted(set(found), key=lambda item: item[1])
+
+
+# --- in a child process of the grader --------------------------------------------------------------------
+
+ANALYSIS_SECONDS = 30            # wall time; a linear walk of the largest notebook read takes a few seconds
+ANALYSIS_MEMORY = 2 * 2**30      # address space of the child: syntax trees of a 64 MiB notebook fit
+ANALYSIS_OUTPUT = 1 << 20
+
+
+def analyse(notebook_path, folder, function_name):
+    """What the check finds in a submission, as JSON-able data: {"uses": [[what, line], ...]},
+    {"unreadable": why} or {"not_a_notebook": true}."""
+    from harness.checks.notebook import NotebookError, definitions_source
+    from harness.grading.submissions import read_regular_file
+
+    text = read_regular_file(notebook_path)
+    if text is None:
+        return {"unreadable": f"{os.path.basename(notebook_path)} is not a regular file the grader can read (a link, or too large)."}
+    try:
+        statements = [s for _, module in definitions_source(notebook_path, text) for s in module.body]
+    except NotebookError:
+        return {"not_a_notebook": True}
+    return {"uses": [list(use) for use in forbidden_uses(statements, function_name, shipped_modules(folder))[:100]]}
+
+
+def check_in_child(notebook_path, folder, function_name, seconds=ANALYSIS_SECONDS, memory=ANALYSIS_MEMORY):
+    """analyse() run in a child process limited to seconds and memory bytes; {"failed": why} when it
+    could not finish within them (or crashed)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    command = [sys.executable, "-E", "-s", "-m", "harness.grading.source_check", str(memory), str(seconds),
+               os.fspath(notebook_path), os.fspath(folder), function_name]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, timeout=seconds, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"reading the source took more than {seconds:g} s"}
+    if done.returncode == -signal.SIGXCPU:
+        return {"failed": f"reading the source took more than {seconds:g} s"}
+    if done.returncode != 0 or len(done.stdout) > ANALYSIS_OUTPUT:
+        memory_error = b"MemoryError" in done.stderr[-2000:]
+        return {"failed": f"reading the source took more than {memory >> 20} MiB" if memory_error else
+                f"reading the source failed (exit {done.returncode})"}
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        return {"failed": "reading the source gave no answer"}
+
+
+def _main(argv):
+    import resource
+
+    memory, seconds = int(argv[0]), math.ceil(float(argv[1]))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # the wall-clock limit is the parent's
+    sys.setrecursionlimit(10_000)  # deep expressions end in RecursionError, caught as unparsable
+    json.dump(analyse(argv[2], argv[3], argv[4]), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
