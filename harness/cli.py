@@ -1,10 +1,11 @@
 """The command line: `python tests_backpropagation.py [check [FOLDER] | grade SUBMISSIONS_DIR ... | release OUT_DIR ...]`.
 
-    check      this folder's (or FOLDER's) notebooks against the checks; exit 0 when both pass
+    check      this folder's (or FOLDER's) notebooks graded as the grader grades them; exit 0 when both parts pass
     grade      a folder of submissions, each in a sandbox (the teacher's; see README "For teachers")
     release    the student version (the teacher's)
 
-The student version carries the checks only: grade and release say so there.
+The student version carries the checks and the grader's pipeline (so that check gives the grader's
+verdicts), not the release: release says so there.
 """
 
 import argparse
@@ -12,27 +13,41 @@ import json
 import sys
 from pathlib import Path
 
-TEACHER_ONLY = "{command} is the teacher's command; this copy of the harness holds the checks only."
+TEACHER_ONLY = "{command} is the teacher's command; this copy of the harness holds the checks and the grader, not the release."
 
 
 def check(argv):
-    from harness.checks import check_sgd_equivalence, run_gradient_checks
-    from harness.checks.notebook import notebook_function
+    """The student's check: FOLDER graded as the grader grades it (the same staging, sandbox, lockdown,
+    source check and judges; harness.grading.grade), its verdicts printed as the feedback says them."""
+    import tempfile
+
+    from harness.grading import collect, grade as grading, sandbox
+    from harness.grading.feedback import feedback_markdown
+    from harness.status import Status
 
     parser = argparse.ArgumentParser(prog="python tests_backpropagation.py check",
-                                     description="Check the notebooks in FOLDER (default: this project's) with the harness.")
+                                     description="Check the notebooks in FOLDER (default: this project's) as the grader grades them.")
     parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent.parent), metavar="FOLDER")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=grading.Options.timeout,
+                        help="time limit for each notebook part (default %(default)g, as graded)")
     args = parser.parse_args(argv)
-    folder, passed = Path(args.folder), True
-    for notebook, name, run in (("backpropagation.ipynb", "backpropagation", run_gradient_checks),
-                                ("gradient_descent.ipynb", "train_manual_update", check_sgd_equivalence)):
-        print(f"{notebook}: {name}")
-        try:
-            passed &= run(notebook_function(folder / notebook, name)).passed
-        except (LookupError, OSError, ValueError) as error:
-            print(f"  cannot check it: {error}")
-            passed = False
-    return 0 if passed else 1
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"Cannot check {str(folder)!r}: it is not a folder; give the folder that holds your notebooks.", file=sys.stderr)
+        return 2
+    options = grading.Options(timeout=args.timeout, jobs=1)
+    reason = sandbox.probe()
+    if reason:  # the student's own code: the same checks without the walls (the grader makes them)
+        print(f"Note: no sandbox can be made here ({reason}); your notebooks run without one, with the same checks.", file=sys.stderr)
+        options.use_sandbox = False
+    with tempfile.TemporaryDirectory(prefix="inf265-check-") as stage:
+        submissions = collect.collect_one(folder, Path(stage))
+        [result] = grading.grade_all(submissions, options)
+    lines = feedback_markdown(result).splitlines()
+    print("\n".join([f"# Check of {folder.resolve()}: what the grader gives these notebooks", *lines[1:]]))
+    statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in options.parts)
+    print(f"As graded: {statuses}.")
+    return 0 if all(result.verdicts[part.key].status is Status.PASS for part in options.parts) else 1
 
 
 def _grade_parser(options, manual_default):

@@ -30,8 +30,10 @@ RELEASED = {
     "tests_backpropagation.py": "the course's file: main_test, run_gradient_checks and check_sgd_equivalence for the notebooks",
     "harness/__init__.py": "the package",
     "harness/status.py": "the verdict vocabulary the checks use",
-    "harness/cli.py": "python tests_backpropagation.py check: the student's own notebooks against the checks",
+    "harness/cli.py": "python tests_backpropagation.py check: the student's own notebooks, graded as the grader grades them",
     "harness/checks": "the checks: gradients against autograd and finite differences, SGD against torch.optim.SGD",
+    "harness/grading": "the grader's pipeline (staging, sandbox, lockdown, source check, judges), so that check gives "
+                       "exactly the grader's verdict: it holds no answer (every verdict is decided against autograd and torch.optim.SGD)",
     "utils/__init__.py": "the package",
     "utils/mynet.py": "MyNet, which the course gives",
     "utils/data.py": "load_cifar2 and make_loader: the data, which no task asks to load by hand",
@@ -41,8 +43,11 @@ RELEASED = {
     "utils/results.py": "where the notebooks write results for the report",
     "requirements.txt": "the pinned environment",
 }
-# Not released: harness/grading and harness/release.py (the teacher's), utils/backward_rules.py (its
-# backward() bodies answer the backward-rule section, which is solution-only).
+# Not released: harness/release.py (the teacher's), utils/backward_rules.py (its backward() bodies
+# answer the backward-rule section, which is solution-only).
+# The grader's modules are read for solutions as text (recurrences_in, leaked_lines) but not called:
+# they start processes, signal them and lock autograd away, which the scanner must not do to itself.
+NOT_CALLED = ("harness.grading",)
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG = "solution"
 MIN_LEAK_LENGTH = 20  # shorter lines (`return losses`, `else:`) are not the solution's own
@@ -263,6 +268,7 @@ def solutions_in(out_dir, timeout=300):
     out_dir = Path(out_dir).resolve()
     modules = [".".join(p.relative_to(out_dir).with_suffix("").parts).removesuffix(".__init__")
                for p in sorted(out_dir.rglob("*.py")) if "__pycache__" not in p.parts]
+    modules = [m for m in modules if not m.startswith(NOT_CALLED)]
     result = subprocess.run([sys.executable, "-c", SCANNER, str(out_dir), json.dumps(modules)], cwd=out_dir,
                             capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:

@@ -186,7 +186,8 @@ def test_the_release_holds_no_function_that_answers_a_task_and_no_recurrence(loo
     assert solutions_in(loop["released"]) == []
     assert recurrences_in(loop["released"]) == []
     released = {str(p.relative_to(loop["released"])) for p in loop["released"].rglob("*.py")}
-    assert not {p for p in released if p.startswith(("harness/grading", "harness/release")) or p == "utils/backward_rules.py"}
+    assert not {p for p in released if p.startswith("harness/release") or p == "utils/backward_rules.py"}
+    assert {"harness/grading/lockdown.py", "harness/grading/source_check.py", "harness/grading/grade.py"} <= released  # check = grade
     assert all(name.split("/")[0] in ("harness", "utils", "tests_backpropagation.py", "requirements.txt") for name in RELEASED)
 
 
@@ -211,7 +212,7 @@ def test_the_student_notebooks_keep_the_tasks_and_lose_the_derivations(loop):
 
 
 def test_the_students_copy_checks_as_the_grader_grades_and_cannot_grade(loop, tmp_path):
-    """In the student version: the filled-in notebooks pass `check`, the stubs do not; grade is the teacher's."""
+    """In the student version: the filled-in notebooks pass `check`, the stubs do not; release is the teacher's."""
     student = tmp_path / "student"
     shutil.copytree(loop["released"], student)
     run = lambda *argv: subprocess.run([sys.executable, "tests_backpropagation.py", *argv], cwd=student,
@@ -223,5 +224,5 @@ def test_the_students_copy_checks_as_the_grader_grades_and_cannot_grade(loop, tm
     filled = run("check")
     assert filled.returncode == 0, filled.stdout[-1000:]
     assert "52 / 52: ALL TEST PASSED :)" in filled.stdout and "4 / 4: ALL TEST PASSED :)" in filled.stdout
-    graded = run("grade", str(tmp_path))
-    assert graded.returncode == 2 and "the teacher's command" in graded.stderr
+    released = run("release", str(tmp_path / "again"))
+    assert released.returncode == 2 and "the teacher's command" in released.stderr

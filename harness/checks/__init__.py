@@ -13,16 +13,23 @@ Everything here judges with autograd and finite differences only: no hand-writte
 of MyNet and no hand-written SGD update lives in this package (the release checks it).
 """
 
-import importlib
-
-# Imported when first used (PEP 562), so that `harness.checks.notebook` alone loads no torch: the
-# grader reads submitted notebooks in a child process that must start fast.
-_WHERE = {"main_test": "course", "run_gradient_checks": "gradients", "check_case": "gradients",
-          "check_sgd_equivalence": "sgd", "CheckResult": "results"}
-__all__ = list(_WHERE)
+__all__ = ["main_test", "run_gradient_checks", "check_case", "check_sgd_equivalence", "CheckResult"]
 
 
 def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'harness.checks' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"harness.checks.{_WHERE[name]}"), name)
+    """Each function imported when first used (PEP 562), so that `harness.checks.notebook` alone loads
+    no torch: the grader reads submitted notebooks in a child process that must start fast. Written
+    out name by name: the source check reads a shipped copy of this file as plain imports."""
+    if name == "main_test":
+        from harness.checks.course import main_test
+        return main_test
+    if name in ("run_gradient_checks", "check_case"):
+        from harness.checks.gradients import check_case, run_gradient_checks
+        return run_gradient_checks if name == "run_gradient_checks" else check_case
+    if name == "check_sgd_equivalence":
+        from harness.checks.sgd import check_sgd_equivalence
+        return check_sgd_equivalence
+    if name == "CheckResult":
+        from harness.checks.results import CheckResult
+        return CheckResult
+    raise AttributeError(f"module 'harness.checks' has no attribute {name!r}")

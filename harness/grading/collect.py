@@ -83,6 +83,21 @@ def collect(path, stage):
         submissions = _canvas(entries, stage)
     else:
         submissions = [_folder(entry, stage / f"{i:04d}") for i, entry in enumerate(e for e in entries if not e.name.startswith("."))]
+    return _arranged(submissions)
+
+
+ONE_NAME = "your notebooks"
+
+
+def collect_one(folder, stage):
+    """[Submission] of one folder, staged as the grader stages each submission (the student's check)."""
+    submissions = [_folder(Path(folder), Path(stage) / "0000")]
+    submissions[0].name = ONE_NAME
+    return _arranged(submissions)
+
+
+def _arranged(submissions):
+    """Each staged submission with its project found and its notebooks matched to the handout's names."""
     for submission in submissions:
         if not submission.error:
             try:

@@ -89,7 +89,8 @@ def report_facts(folder, files):
     pdfs = [f for f in files if f.lower().endswith(".pdf") and os.path.getsize(os.path.join(folder, f)) <= MAX_PDF_BYTES]
     if not pdfs:
         return {"found": False, "why": "no PDF report in the submission"}
-    pdfs.sort(key=lambda f: ("report" not in f.lower(), os.path.basename(f).split(".")[0] in ("backpropagation", "gradient_descent"), f))
+    pdfs.sort(key=lambda f: ("report" not in f.lower(), os.path.basename(f).split(".")[0] in ("backpropagation", "gradient_descent"),
+                             f.count(os.sep), f))
     name = pdfs[0]
     try:
         text, pages, words = _pdf_text(os.path.join(folder, name))
