@@ -13,6 +13,7 @@ import pytest
 
 from harness.cli import main as cli_main
 from tests.fixtures import submissions as S
+from tests.fixtures.benign import BENIGN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10
@@ -38,6 +39,8 @@ def graded(tmp_path_factory):
     S.write_with_data(root)
     S.write_hostile_names(root)
     S.write_staging_hostile(root)
+    for name, files, _, _ in BENIGN + S.in_process():  # every corpus in one class: right, wrong, benign, hostile
+        S.write(root, name, files)
     before = tmp_path_factory.mktemp("before") / "copy"
     shutil.copytree(root, before, symlinks=True, ignore=lambda folder, names: [  # FIFOs and the sparse file
         n for n in names if not os.path.islink(os.path.join(folder, n)) and (
@@ -59,10 +62,14 @@ def earns(status, want):
     return status in want if isinstance(want, set) else status == want
 
 
+def expected():
+    return S.expected() | {name: (bp, sgd) for name, _, bp, sgd in BENIGN + S.in_process()}
+
+
 def test_every_submission_gets_the_status_its_work_earns(graded):
     assert graded["result"].returncode == 0, graded["result"].stderr[-2000:]
     got = {name: (v["backpropagation"]["status"], v["sgd"]["status"]) for name, v in graded["verdicts"].items()}
-    wrong = {name: (got.get(name), want) for name, want in S.expected().items()
+    wrong = {name: (got.get(name), want) for name, want in expected().items()
              if got.get(name) is None or not (earns(got[name][0], want[0]) and earns(got[name][1], want[1]))}
     assert not wrong, {name: (g, w, graded["verdicts"].get(name)) for name, (g, w) in wrong.items()}
 
@@ -110,7 +117,7 @@ def test_every_name_gets_its_own_outputs_and_no_cell_is_a_formula(graded):
     import csv
 
     names = set(graded["verdicts"])
-    assert len(names) == len(S.expected()) + len(S.HOSTILE_NAMES) + 1  # + the folder whose name is not UTF-8
+    assert len(names) == len(expected()) + len(S.HOSTILE_NAMES) + 1  # + the folder whose name is not UTF-8
     assert len(list(graded["out"].joinpath("feedback").glob("*.md"))) == len(names)
     with open(graded["out"] / "gradebook.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))[1:]
@@ -163,15 +170,16 @@ def test_json_has_the_documented_shape(graded):
 def test_table_on_stdout(graded):
     lines = graded["result"].stdout.splitlines()
     assert lines[0].split() == ["submission", "backpropagation", "sgd", "seconds"]
-    for name, (bp, sgd) in S.expected().items():
+    for name, (bp, sgd) in expected().items():
         assert any(line.split()[0] == name and earns(line.split()[1], bp) and earns(line.split()[2], sgd) for line in lines[1:] if line.strip()), name
 
 
 def test_nothing_changed_outside_the_sandboxes(graded):
     comparison = filecmp.dircmp(graded["root"], graded["before"])
     assert not comparison.diff_files and not comparison.left_only and not comparison.right_only
+    not_copied = {"data.csv", "helpers.py", "weights.py"}  # the FIFOs and the sparse file, left out of the copy
     for sub in comparison.subdirs.values():
-        assert not sub.diff_files and not sub.left_only and not sub.right_only
+        assert not sub.diff_files and not set(sub.left_only) - not_copied and not sub.right_only
     assert not (graded["root"].parent / "escaped.txt").exists() and not Path("/outside_the_copy.txt").exists()
     assert not (PROJECT_ROOT / "outside_the_copy.txt").exists()
 
@@ -181,11 +189,62 @@ def test_nothing_changed_outside_the_sandboxes(graded):
     ("t02_sparse_file", "1 code file(s) over 64 MiB left out (weights.py)"),
     ("t03_link_to_a_folder_outside", "1 symbolic link(s) left out, never followed"),
     ("t04_link_into_a_classmates_copy", "2 symbolic link(s) left out, never followed"),
-    ("t05_two_folders_down", "the project was found in INF265/Project 1/ and is graded from there"),
+    ("t05_two_folders_down", "the project was found in Project 1/ and is graded from there"),  # the zip's one top folder is entered
 ])
 def test_staging_follows_no_link_reads_no_pipe_and_finds_the_project(graded, name, words):
     """Each is graded on what it handed in (S.STAGING_HOSTILE), with a note of what was left out; the run went on."""
     assert any(words in note for note in graded["verdicts"][name]["notes"]), graded["verdicts"][name]["notes"]
+
+
+@pytest.mark.parametrize("name", [name for name, _, _, _ in BENIGN])
+def test_ordinary_right_work_passes_whole_in_the_sandbox(graded, name):
+    """The benign corpus: printing, numpy, logging, progress bars, ... under the lockdown and the source check."""
+    verdict = graded["verdicts"][name]
+    for part, total in (("backpropagation", 52), ("sgd", 4)):
+        assert (verdict[part]["status"], verdict[part]["passed"], verdict[part]["total"]) == ("pass", total, total), verdict[part]
+
+
+def _comparable(verdict):
+    """What the grader decides of a part: status, counts and causes (not the text a submission's name shapes)."""
+    return {part: (verdict[part]["status"], verdict[part].get("passed"), verdict[part].get("total"),
+                   [f["cause"] for f in verdict[part].get("failures", [])]) for part in ("backpropagation", "sgd")}
+
+
+@pytest.fixture(scope="module")
+def checked(graded, tmp_path_factory):
+    """Every submission folder of the class staged as `check` stages its one folder (collect_one) and
+    graded as `check` grades it, under the class run's options."""
+    from harness.grading import collect, grade
+
+    stage, submissions = tmp_path_factory.mktemp("check-stage"), []
+    for i, entry in enumerate(sorted(graded["root"].iterdir())):
+        if entry.is_dir() and not entry.is_symlink() and entry.name in graded["verdicts"]:
+            [submission] = collect.collect_one(entry, stage / str(i))
+            submission.name = entry.name
+            submissions.append(submission)
+    results = grade.grade_all(submissions, grade.Options(timeout=TIMEOUT, jobs=2, memory_gib=2))
+    return {result.name: result.to_json() for result in results}
+
+
+def test_the_students_check_gives_the_graders_verdict_on_every_corpus(graded, checked):
+    """Right, wrong, benign and hostile: the same statuses, counts and causes in `check` as in `grade`."""
+    assert len(checked) >= 100
+    differ = {name: (_comparable(graded["verdicts"][name]), _comparable(v)) for name, v in checked.items()
+              if _comparable(graded["verdicts"][name]) != _comparable(v)}
+    assert not differ, differ
+
+
+@pytest.mark.parametrize("name", ["b01_print_delta__tqdm_over_the_loader", "a11_autograd_in_a_thread_by_another_name"])
+def test_the_check_command_says_what_grade_says(graded, name):
+    """`python tests_backpropagation.py check FOLDER`, as a student runs it, on a benign and a hostile folder."""
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "check", str(graded["root"] / name),
+                             "--timeout", str(TIMEOUT)], capture_output=True, text=True, timeout=300)
+    verdict = graded["verdicts"][name]
+    assert f"As graded: backpropagation {verdict['backpropagation']['status']}, sgd {verdict['sgd']['status']}." in result.stdout, result.stdout[-1500:]
+    assert result.returncode == (0 if verdict["backpropagation"]["status"] == verdict["sgd"]["status"] == "pass" else 1)
+    for part in ("backpropagation", "sgd"):
+        for failure in verdict[part].get("failures", [])[:2]:
+            assert failure["cause"][:60] in result.stdout
 
 
 def test_no_process_is_left(graded):
