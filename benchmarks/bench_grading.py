@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_grading.py [N] [--jobs J]
 
-Budget (issue 23): 40 copies with --jobs 2 in at most 50 s on 2 cores. Each slot (harness.grading.slot)
+Budget (issue 23): 40 copies with --jobs 2 in at most 50 s on 2 cores. Each slot (harness.grading.sandbox.slot)
 imports torch once (1.8 s to 3.2 s, by the day's machine), then grades a copy in about 1 s; the grader's
 own start (torch, the references) is most of the rest. README's timings say what each day measured.
 """

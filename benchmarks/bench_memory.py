@@ -8,12 +8,11 @@ imported; a 70 KB cell of method chains; a 60 MiB notebook; 120 MiB of code file
 (harness.cli.main, in-process), so its own peak resident memory (ru_maxrss) is the grader's. The
 same is measured on a class of right copies only, for the baseline. README's threat model states
 the bound: the baseline plus, per job, twice the pack limit (the tar and its copy) and the frames
-one submission may send (harness.grading.protocol.max_frames_bytes).
+one submission may send (harness.grading.sandbox.protocol.max_frames_bytes).
 """
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys

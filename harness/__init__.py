@@ -8,5 +8,5 @@
     cli          the command line (check | grade | release); release: the student version
 
 Importing this package imports nothing: each layer imports only the ones below it
-(status <- checks <- grading <- cli), and `import harness.grading.protocol` does not load torch.
+(status <- checks <- grading <- cli), and `import harness.grading.sandbox.protocol` does not load torch.
 """

@@ -21,8 +21,10 @@ def check(argv):
     source check and judges; harness.grading.grade), its verdicts printed as the feedback says them."""
     import tempfile
 
-    from harness.grading import collect, grade as grading, sandbox
-    from harness.grading.feedback import feedback_markdown
+    from harness.classroom import collect
+    from harness.grading import grade as grading
+    from harness.grading.sandbox import bubblewrap as sandbox
+    from harness.classroom.feedback import feedback_markdown
     from harness.status import Status
 
     parser = argparse.ArgumentParser(prog="python tests_backpropagation.py check",
@@ -91,8 +93,12 @@ def _grade_parser(options, manual_default):
 
 def grade(argv):
     try:
-        from harness.grading import collect, gradebook, grade as grading, lateness, sandbox
-        from harness.grading.feedback import print_table, write_feedback
+        from harness.classroom import collect
+        from harness.classroom import gradebook
+        from harness.grading import grade as grading
+        from harness.classroom import lateness
+        from harness.grading.sandbox import bubblewrap as sandbox
+        from harness.classroom.feedback import print_table, write_feedback
     except ImportError:
         print(TEACHER_ONLY.format(command="grade"), file=sys.stderr)
         return 2
@@ -158,7 +164,7 @@ def progress(total):
     done = []
 
     def line(result):
-        from harness.grading.quoting import printable
+        from harness.classroom.quoting import printable
 
         done.append(result)
         statuses = " ".join(v.status.value for v in result.verdicts.values())

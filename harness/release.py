@@ -34,6 +34,7 @@ RELEASED = {
     "harness/checks": "the checks: gradients against autograd and finite differences, SGD against torch.optim.SGD",
     "harness/grading": "the grader's pipeline (staging, sandbox, lockdown, source check, judges), so that check gives "
                        "exactly the grader's verdict: it holds no answer (every verdict is decided against autograd and torch.optim.SGD)",
+    "harness/classroom": "the staging and the feedback that check shares with grade (and the gradebooks beside them): no answer",
     "utils/__init__.py": "the package",
     "utils/mynet.py": "MyNet, which the course gives",
     "utils/data.py": "load_cifar2 and make_loader: the data, which no task asks to load by hand",
@@ -47,7 +48,7 @@ RELEASED = {
 # answer the backward-rule section, which is solution-only).
 # The grader's modules are read for solutions as text (recurrences_in, leaked_lines) but not called:
 # they start processes, signal them and lock autograd away, which the scanner must not do to itself.
-NOT_CALLED = ("harness.grading",)
+NOT_CALLED = ("harness.grading", "harness.classroom")
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG = "solution"
 MIN_LEAK_LENGTH = 20  # shorter lines (`return losses`, `else:`) are not the solution's own

@@ -1,11 +1,12 @@
 """The package's shape: imports form no circle and only point down the layers
-utils <- harness.status <- harness.checks <- harness.grading <- harness.release <- harness.cli <- tests_backpropagation."""
+utils <- harness.status <- harness.checks <- harness.grading <- harness.classroom <- harness.release <- harness.cli <- tests_backpropagation."""
 
 import ast
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["utils", "harness.status", "harness.checks", "harness.grading", "harness.release", "harness.cli", "tests_backpropagation"]
+LAYERS = ["utils", "harness.status", "harness.checks", "harness.grading", "harness.classroom", "harness.release", "harness.cli",
+          "tests_backpropagation"]
 
 
 def module_name(path):
@@ -60,4 +61,12 @@ def test_no_arrow_runs_back_up():
 def test_what_students_get_imports_nothing_of_the_graders():
     graph = import_graph()
     checks = {m for m in graph if m.startswith("harness.checks")}
-    assert checks and not {t for m in checks for t in graph[m] if t.startswith(("harness.grading", "harness.release", "harness.cli"))}
+    assert checks and not {t for m in checks for t in graph[m] if t.startswith(("harness.grading", "harness.classroom", "harness.release", "harness.cli"))}
+
+
+def test_each_folder_of_the_grader_holds_one_concern():
+    """The sandbox machinery, the graded parts and the course's administration each in a package of their own."""
+    graph = import_graph()
+    sandbox = {m for m in graph if m.startswith("harness.grading.sandbox.")}
+    assert sandbox and not {t for m in sandbox for t in graph[m] if t.startswith("harness.classroom")}
+    assert {m.rsplit(".", 1)[1] for m in graph if m.startswith("harness.classroom.")} >= {"collect", "staging", "lateness", "gradebook", "feedback", "groups"}

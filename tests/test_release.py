@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness.grading import feedback, gradebook
+from harness.classroom import feedback
+from harness.classroom import gradebook
 from harness.release import BEGIN, END, RELEASED, ReleaseError, leaked_lines, recurrences_in, release, solutions_in, stub_regions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,7 @@ def test_feedback_names_the_cause_and_how_to_reproduce(loop):
 
 def test_feedback_for_a_wrong_submission_has_a_snippet_that_reproduces_it():
     from harness.grading.grade import SubmissionResult
-    from harness.grading.verdict import Verdict
+    from harness.grading.parts.verdict import Verdict
     from harness.status import Status
 
     result = SubmissionResult("student 7", {
@@ -187,7 +188,7 @@ def test_the_release_holds_no_function_that_answers_a_task_and_no_recurrence(loo
     assert recurrences_in(loop["released"]) == []
     released = {str(p.relative_to(loop["released"])) for p in loop["released"].rglob("*.py")}
     assert not {p for p in released if p.startswith("harness/release") or p == "utils/backward_rules.py"}
-    assert {"harness/grading/lockdown.py", "harness/grading/source_check.py", "harness/grading/grade.py"} <= released  # check = grade
+    assert {"harness/grading/sandbox/lockdown.py", "harness/grading/parts/source_check.py", "harness/grading/grade.py"} <= released  # check = grade
     assert all(name.split("/")[0] in ("harness", "utils", "tests_backpropagation.py", "requirements.txt") for name in RELEASED)
 
 

@@ -3,7 +3,7 @@
 This is the only part of the gradient check that calls submitted code. It returns raw outputs (the
 tensors the submission stored, or what went wrong); judging them is harness.checks.gradients' job,
 which in grading happens in another process (see harness.grading). In a student's notebook the guard
-below is enough; in grading the sandbox also locks autograd away for good (harness.grading.lockdown)
+below is enough; in grading the sandbox also locks autograd away for good (harness.grading.sandbox.lockdown)
 and hands its verify() to run_backpropagation.
 """
 

@@ -1,12 +1,12 @@
-"""The teacher's pipeline: grading a folder of submissions in sandboxes. Never released to students.
+"""The teacher's pipeline: grading submissions in sandboxes, each verdict decided where no submission runs.
 
-    submissions   finding and unpacking submissions; what a sandbox's copy leaves out
-    sandbox       bubblewrap sandboxes with cgroup limits, and the one process killer
-    worker        what runs inside a sandbox; lockdown: autograd locked away for backpropagation
-    protocol      the wire between sandbox and grader (frames, payloads), decoded with every size bounded
-    part          what a graded part is; part_backpropagation, part_sgd: the two parts; parts: the registry
-    verdict       a part's Verdict (its Status decided where the outcome happened)
-    source_check  autograd and dynamic code in submitted source (read, never run)
-    grade         Options, grade_all: one submission's problems never end the run
-    feedback      feedback files, the table, the gradebook; quoting: submission text as data
+    sandbox/     the machinery: bubblewrap sandboxes with cgroup limits (bubblewrap), slots that import
+                 torch once (slot, zygote), each submission's own namespaces (namespaces), what runs
+                 inside (worker), autograd locked away (lockdown), the wire (protocol), what goes in (packing)
+    parts/       what is graded: a Part (part) and the registry (this package's PARTS), backpropagation
+                 and sgd, the Verdict, the source check, the deliverables
+    grade        Options, grade_all: one submission's problems never end the run
+
+The course's administration (collecting Canvas's download, lateness, gradebooks, feedback, groups) is
+harness.classroom's, the layer above.
 """

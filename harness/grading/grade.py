@@ -1,15 +1,15 @@
 """Grade a folder of submissions: each in sandboxed namespaces of its own, each part judged here.
 
-Each submission is graded in a slot (harness.grading.slot: a bubblewrap sandbox that imports torch
+Each submission is graded in a slot (harness.grading.sandbox.slot: a bubblewrap sandbox that imports torch
 once and gives each submission its own namespaces) or, where no slot can be made, in a bubblewrap
-sandbox of its own (harness.grading.sandbox). The trust boundary is the same:
+sandbox of its own (harness.grading.sandbox.bubblewrap). The trust boundary is the same:
 
-    this process (trusted)                           the submission's sandbox (harness.grading.worker)
+    this process (trusted)                           the submission's sandbox (harness.grading.sandbox.worker)
     each part's inputs (weights, SGD settings) --->  load notebooks, call the functions
-    references, comparisons, causes  <--- raw outputs (harness.grading.protocol: frames, no pickle, bounded)
+    references, comparisons, causes  <--- raw outputs (harness.grading.sandbox.protocol: frames, no pickle, bounded)
 
 This process never runs submitted code: it reads each notebook's syntax tree (for autograd and
-dynamic code, harness.grading.source_check) and the numbers that come back, and decides every
+dynamic code, harness.grading.parts.source_check) and the numbers that come back, and decides every
 verdict (a Part's judge). A problem with one submission is that submission's error, never the run's.
 """
 
@@ -25,12 +25,15 @@ from pathlib import Path
 
 import torch
 
-from harness.grading import deliverables, protocol, sandbox, verdict
-from harness.grading.part import JudgeContext
+from harness.grading.parts import deliverables
+from harness.grading.sandbox import protocol
+from harness.grading.sandbox import bubblewrap as sandbox
+from harness.grading.parts import verdict
+from harness.grading.parts.part import JudgeContext
 from harness.grading.parts import PARTS
-from harness.grading.protocol import RunStatus
-from harness.grading.slot import SlotBroken, SlotPool, SlotUnavailable
-from harness.grading.submissions import UnpackableSubmission
+from harness.grading.sandbox.protocol import RunStatus
+from harness.grading.sandbox.slot import SlotBroken, SlotPool, SlotUnavailable
+from harness.grading.sandbox.packing import UnpackableSubmission
 from harness.status import Status
 
 STARTUP_SECONDS = 30.0  # importing torch in a busy sandbox
@@ -45,7 +48,7 @@ class Options:
     memory_gib: float = 4.0        # per sandbox
     use_sandbox: bool = True       # False only with --unsafe-no-sandbox, for trusted code
     parts: tuple = PARTS
-    deliverables: bool = True      # check the notebooks were run and the report (harness.grading.deliverables)
+    deliverables: bool = True      # check the notebooks were run and the report (harness.grading.parts.deliverables)
 
 
 @dataclass
@@ -102,7 +105,7 @@ def run_in_slot(folder, pool, options):
 
 def run_sandboxed(folder, inputs, options, pool=None):
     """Run the worker on one submission folder; returns ({part key: Frame}, out_of_memory). In a slot
-    of pool where one can be made (harness.grading.slot), else in a sandbox of its own."""
+    of pool where one can be made (harness.grading.sandbox.slot), else in a sandbox of its own."""
     if pool is not None and options.use_sandbox:
         try:
             return run_in_slot(folder, pool, options)
@@ -184,7 +187,7 @@ def deliverables_of(frame):
 
 
 def grade_submission(submission, inputs, options, pool=None):
-    """The SubmissionResult of one collected submission (harness.grading.collect); never raises for its doing."""
+    """The SubmissionResult of one collected submission (harness.classroom.collect); never raises for its doing."""
     start = time.perf_counter()
     result = SubmissionResult(submission.name, {}, student_id=submission.student_id, canvas_name=submission.canvas_name,
                               notes=list(submission.notes))
@@ -219,7 +222,7 @@ def _since(start):
 
 
 def grade_all(submissions, options=None, on_done=None, on_note=None):
-    """Grade every collected submission (harness.grading.collect), at most options.jobs sandboxes at a
+    """Grade every collected submission (harness.classroom.collect), at most options.jobs sandboxes at a
     time; returns SubmissionResults in their order. on_done(result): called as each one finishes;
     on_note(text): told how the run went where the teacher should know (no slots here)."""
     options = options or Options()

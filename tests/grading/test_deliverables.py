@@ -8,7 +8,9 @@ import zlib
 import nbformat
 import pytest
 
-from harness.grading import deliverables
+from harness.classroom.feedback import deliverable_lines
+from harness.classroom.gradebook import deliverable_columns
+from harness.grading.parts import deliverables
 from tests.fixtures import reports
 from tests.fixtures import submissions as S
 
@@ -40,7 +42,7 @@ COURSE_CELLS = [("import torch", None), ("main_test(backpropagation, MyNet([2, 3
 def test_a_complete_submission(tmp_path):
     facts = facts_of(tmp_path, {"backpropagation.ipynb": notebook(*COURSE_CELLS), "gradient_descent.ipynb": notebook(("x = 1", "1")),
                                 "report.pdf": reports.pdf(reports.GOOD)})
-    assert deliverables.columns(facts) == {
+    assert deliverable_columns(facts) == {
         "backpropagation.ipynb run": "yes", "course tests passing": "1 / 2", "gradient_descent.ipynb run": "yes", "report": "ok",
         "report answers (a)-(g)": "7 / 7", "division of labour": "yes", "README.txt": "not needed"}
 
@@ -64,7 +66,7 @@ def test_a_notebook_not_run_as_handed_in_says_why(tmp_path, text, why):
 def test_a_notebook_whose_cells_all_ran_is_run_whatever_their_order(tmp_path, text, note):
     facts = facts_of(tmp_path, {"backpropagation.ipynb": text})["notebooks"]["backpropagation.ipynb"]
     assert facts["run"] and not facts["why"] and note in facts["note"] and bool(note) == bool(facts["note"])
-    lines = deliverables.feedback_lines(facts_of(tmp_path / "again", {"backpropagation.ipynb": text}))
+    lines = deliverable_lines(facts_of(tmp_path / "again", {"backpropagation.ipynb": text}))
     assert not any("not run" in line for line in lines)
 
 

@@ -214,7 +214,8 @@ def _comparable(verdict):
 def checked(graded, tmp_path_factory):
     """Every submission folder of the class staged as `check` stages its one folder (collect_one) and
     graded as `check` grades it, under the class run's options."""
-    from harness.grading import collect, grade
+    from harness.classroom import collect
+    from harness.grading import grade
 
     stage, submissions = tmp_path_factory.mktemp("check-stage"), []
     for i, entry in enumerate(sorted(graded["root"].iterdir())):
@@ -265,7 +266,7 @@ def test_bad_command_line_is_an_error(tmp_path, capsys):
 
 
 def test_without_a_sandbox_grading_is_refused(tmp_path, monkeypatch, capsys):
-    from harness.grading import sandbox
+    from harness.grading.sandbox import bubblewrap as sandbox
 
     monkeypatch.setattr(sandbox, "probe", lambda: "user namespaces are disabled")
     assert cli_main(["grade", str(tmp_path)]) == 2
@@ -273,7 +274,7 @@ def test_without_a_sandbox_grading_is_refused(tmp_path, monkeypatch, capsys):
 
 
 def test_the_sandbox_is_on_here():
-    from harness.grading import sandbox
+    from harness.grading.sandbox import bubblewrap as sandbox
 
     assert sandbox.probe() is None
 

@@ -1,4 +1,4 @@
-"""The autograd lockdown (harness.grading.lockdown), in fresh processes since it is for good: every route
+"""The autograd lockdown (harness.grading.sandbox.lockdown), in fresh processes since it is for good: every route
 to a gradient by autograd is closed, no reference to a switch survives anywhere, and what a right
 backpropagation and the grader need still works."""
 
@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 PRELUDE = """
 import sys, torch
-from harness.grading import lockdown
+from harness.grading.sandbox import lockdown
 w = torch.randn(3, 3, dtype=torch.float64)
 """
 

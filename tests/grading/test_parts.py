@@ -4,7 +4,9 @@ tabled, booked and fed back by the pipeline without a change to it."""
 import csv
 import io
 
-from harness.grading import collect, feedback, gradebook
+from harness.classroom import collect
+from harness.classroom import feedback
+from harness.classroom import gradebook
 from harness.grading.grade import Options, grade_all
 from harness.grading.parts import PARTS
 from tests.fixtures import submissions as S

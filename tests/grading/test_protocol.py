@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from harness.checks.notebook import load_notebook
-from harness.grading import part_backpropagation, part_sgd, protocol
-from harness.grading.part import JudgeContext
-from harness.grading.protocol import FrameReader, ProtocolError, RunStatus, envelope, frame_bytes, open_envelope, pack
+from harness.grading.parts import backpropagation as part_backpropagation
+from harness.grading.parts import sgd as part_sgd
+from harness.grading.sandbox import protocol
+from harness.grading.parts.part import JudgeContext
+from harness.grading.sandbox.protocol import FrameReader, ProtocolError, RunStatus, envelope, frame_bytes, open_envelope, pack
 from harness.status import Status
 from tests.fixtures import submissions as S
 
@@ -160,6 +162,6 @@ def test_the_protocol_module_does_not_load_torch():
     import subprocess
     import sys
 
-    code = "import sys, harness.grading.protocol; print('torch' in sys.modules)"
+    code = "import sys, harness.grading.sandbox.protocol; print('torch' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     assert subprocess.check_output([sys.executable, "-c", code], cwd=root, text=True).strip() == "False"

@@ -1,4 +1,4 @@
-"""Slots (harness.grading.slot): torch imported once per sandbox, each submission in namespaces of its own.
+"""Slots (harness.grading.sandbox.slot): torch imported once per sandbox, each submission in namespaces of its own.
 Submissions graded one after another in one slot reach nothing of each other, and a slot that breaks is
 replaced without costing the others their verdicts."""
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.grading import grade, slot
-from harness.grading.collect import collect
-from harness.grading.submissions import SubmissionTooLarge, UnpackableSubmission, pack_folder, unpack_into
+from harness.grading import grade
+from harness.grading.sandbox import slot
+from harness.classroom.collect import collect
+from harness.grading.sandbox.packing import SubmissionTooLarge, UnpackableSubmission, pack_folder, unpack_into
 from tests.fixtures import submissions as S
 from tests.grading.test_grade import processes_with
 

@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from harness.grading.source_check import forbidden_uses
+from harness.grading.parts.source_check import forbidden_uses
 
 RIGHT = '''
 import torch
@@ -84,7 +84,7 @@ def test_a_cell_of_70_kb_of_method_chains_is_read_in_linear_time(tmp_path):
 
 
 def test_the_child_finds_what_the_check_finds_and_reads_modules_only_when_imported(tmp_path):
-    from harness.grading.source_check import check_in_child
+    from harness.grading.parts.source_check import check_in_child
 
     path = _notebook(tmp_path / "s", "import helpers\ndef backpropagation(m, t, p):\n    helpers.g(p)")
     (tmp_path / "s" / "helpers.py").write_text("def g(p):\n    p.sum().backward()\n")
@@ -95,7 +95,7 @@ def test_the_child_finds_what_the_check_finds_and_reads_modules_only_when_import
 
 
 def test_what_the_child_cannot_read_within_its_limits_is_said_never_waited_for(tmp_path):
-    from harness.grading.source_check import check_in_child
+    from harness.grading.parts.source_check import check_in_child
 
     path = _notebook(tmp_path / "s", "def backpropagation(m, t, p):\n    return [" + "[" * 5000 + "]" * 5000 + "]")
     deep = check_in_child(path, tmp_path / "s", "backpropagation")  # too deep to parse: no statement to read

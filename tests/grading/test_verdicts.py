@@ -8,10 +8,11 @@ import shutil
 import pytest
 import torch
 
-from harness.grading import grade, worker
-from harness.grading.part import JudgeContext
+from harness.grading import grade
+from harness.grading.sandbox import worker
+from harness.grading.parts.part import JudgeContext
 from harness.grading.parts import PARTS
-from harness.grading.protocol import Frame, RunStatus
+from harness.grading.sandbox.protocol import Frame, RunStatus
 from tests.fixtures import submissions as S
 
 

@@ -8,7 +8,7 @@
     README.txt                                      naming the other files, when there are any
 
 inspect(folder) reads only data (JSON, PDF) and runs in the submission's sandbox, in a child process
-of its own with a time limit (harness.grading.worker), so that a broken or hostile PDF can cost only
+of its own with a time limit (harness.grading.sandbox.worker), so that a broken or hostile PDF can cost only
 that child. The grader reads its result with decode(): a few bounded fields.
 """
 
@@ -143,7 +143,7 @@ def inspect(folder):
 
 def decode(data):
     """The facts as inspect() made them, with every field checked and bounded; ValueError if malformed."""
-    from harness.grading import protocol
+    from harness.grading.sandbox import protocol
 
     data = protocol.expect_dict(data, "deliverables")
     notebooks = protocol.expect_dict(data.get("notebooks"), "notebooks")
@@ -166,59 +166,3 @@ def decode(data):
     clean["readme"] = {"needed": readme.get("needed") is True, "present": readme.get("present") is True,
                        "unnamed": [protocol.text(f, "file")[:200] for f in protocol.expect_list(readme.get("unnamed", []), 20, "unnamed")]}
     return clean
-
-
-def columns(facts):
-    """{gradebook column: value} of decoded facts (None: the deliverables could not be checked)."""
-    if facts is None:
-        return {"backpropagation.ipynb run": "", "course tests passing": "", "gradient_descent.ipynb run": "",
-                "report": "not checked", "report answers (a)-(g)": "", "division of labour": "", "README.txt": ""}
-    bp, gd, report, readme = facts["notebooks"]["backpropagation.ipynb"], facts["notebooks"]["gradient_descent.ipynb"], facts["report"], facts["readme"]
-    state = ("missing" if not report["found"] else "unreadable" if not report["readable"]
-             else "notebook export" if report["export"] else "ok")
-    return {"backpropagation.ipynb run": _run(bp), "course tests passing": f"{bp['tests'][0]} / {bp['tests'][1]}",
-            "gradient_descent.ipynb run": _run(gd), "report": state,
-            "report answers (a)-(g)": f"{len(report['answers'])} / 7" if report["readable"] else "",
-            "division of labour": ("yes" if report["labour"] else "no") if report["readable"] else "",
-            "README.txt": "not needed" if not readme["needed"] else "missing" if not readme["present"]
-            else "names every file" if not readme["unnamed"] else f"{len(readme['unnamed'])} file(s) unnamed"}
-
-
-def _run(facts):
-    return "missing" if not facts["present"] else "yes" if facts["run"] else "no"
-
-
-def feedback_lines(facts):
-    """Markdown lines (the grader's words; file names come back quoted by the caller)."""
-    from harness.grading.quoting import code_span
-
-    if facts is None:
-        return ["- The deliverables could not be checked (the sandbox ended first)."]
-    lines = []
-    for name, notebook in facts["notebooks"].items():
-        if not notebook["present"]:
-            lines.append(f"- {name}: not submitted.")
-        elif notebook["run"]:
-            lines.append(f"- {name}: run, outputs visible" + (f"; note: {code_span(notebook['note'])}." if notebook["note"] else "."))
-        else:
-            lines.append(f"- {name}: **not run as handed in**: {code_span(notebook['why'])}. The handout asks for notebooks already run, outputs visible.")
-    bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]
-    if bp_tests[1]:
-        lines.append(f"- The course's test cells showing their passing banner: {bp_tests[0]} / {bp_tests[1]}.")
-    report = facts["report"]
-    if not report["found"]:
-        lines.append("- Report: **no PDF report found**; the handout asks for one (not a notebook export).")
-    elif not report["readable"]:
-        lines.append(f"- Report {code_span(report['file'])}: **cannot be read**: {code_span(report['why'])}.")
-    else:
-        missing = [f"({a})" for a in ANSWERS if a not in report["answers"]]
-        lines.append(f"- Report {code_span(report['file'])}: {report['pages']} page(s)"
-                     + ("; **it looks like a notebook export**, which the handout does not accept as the report" if report["export"] else "")
-                     + (f"; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}")
-                     + ("; division-of-labour paragraph found." if report["labour"] else "; **no division-of-labour paragraph found**."))
-    readme = facts["readme"]
-    if readme["needed"] and not readme["present"]:
-        lines.append("- Other files are submitted but there is no README.txt saying what they are.")
-    elif readme["needed"] and readme["unnamed"]:
-        lines.append(f"- README.txt does not name {', '.join(code_span(f, 80) for f in readme['unnamed'][:5])}.")
-    return lines

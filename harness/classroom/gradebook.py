@@ -3,7 +3,7 @@
     total = points of the graded parts (all or nothing, or --proportional)
           + the TA's marks for clarity of code and reporting (--marks marks.csv; a template with one row
             per submission is written the first time)
-          - the late penalty (harness.grading.lateness), never below 0
+          - the late penalty (harness.classroom.lateness), never below 0
 
 Every CSV cell goes through quoting.csv_cell: no name or comment a student chose runs as a formula.
 """
@@ -11,9 +11,8 @@ Every CSV cell goes through quoting.csv_cell: no name or comment a student chose
 import csv
 from pathlib import Path
 
-from harness.grading import deliverables
+from harness.classroom.quoting import csv_cell, printable
 from harness.grading.parts import PARTS
-from harness.grading.quoting import csv_cell, printable
 from harness.status import Status
 
 MANUAL_DEFAULT = "clarity of code=10,reporting=20"
@@ -122,11 +121,11 @@ def merge_marks(results, path, manual):
 def write_gradebook(results, path, points, proportional=False, parts=PARTS, manual=None):
     """One row per submission: statuses, cases passed, points, deliverables, marks, lateness, the total."""
     manual = manual or {}
-    deliverable_columns = list(deliverables.columns(None))
+    handed_in = list(deliverable_columns(None))
     header = ["submission", "student id"]
     for part in parts:
         header += [part.key, f"{part.key} passed"]
-    header += [f"{part.key} points" for part in parts] + deliverable_columns + list(manual)
+    header += [f"{part.key} points" for part in parts] + handed_in + list(manual)
     header += ["late", "late penalty", "total points", "notes", "seconds"]
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
@@ -138,7 +137,7 @@ def write_gradebook(results, path, points, proportional=False, parts=PARTS, manu
                 verdict = result.verdicts[part.key]
                 row += [verdict.status.value, f"{verdict.passed} / {verdict.total}" if verdict.total is not None else ""]
             row += [earned[part.key] for part in parts]
-            row += list(deliverables.columns(result.deliverables).values())
+            row += list(deliverable_columns(result.deliverables).values())
             row += [result.marks.get(column, "") for column in manual]
             row += [result.lateness, result.penalty, total_of(result, points, proportional, parts), "; ".join(result.notes), result.seconds]
             writer.writerow([csv_cell(value) for value in row])
@@ -165,3 +164,25 @@ def write_canvas(results, path, assignment, points_possible, points, proportiona
                    known.get("SIS User ID", ""), known.get("SIS Login ID", ""), known.get("Section", ""),
                    total_of(result, points, proportional, parts)]
             writer.writerow([csv_cell(value) for value in row])
+
+
+# --- the deliverables' columns ----------------------------------------------------------------------------
+
+def deliverable_columns(facts):
+    """{gradebook column: value} of decoded facts (None: the deliverables could not be checked)."""
+    if facts is None:
+        return {"backpropagation.ipynb run": "", "course tests passing": "", "gradient_descent.ipynb run": "",
+                "report": "not checked", "report answers (a)-(g)": "", "division of labour": "", "README.txt": ""}
+    bp, gd, report, readme = facts["notebooks"]["backpropagation.ipynb"], facts["notebooks"]["gradient_descent.ipynb"], facts["report"], facts["readme"]
+    state = ("missing" if not report["found"] else "unreadable" if not report["readable"]
+             else "notebook export" if report["export"] else "ok")
+    return {"backpropagation.ipynb run": _notebook_state(bp), "course tests passing": f"{bp['tests'][0]} / {bp['tests'][1]}",
+            "gradient_descent.ipynb run": _notebook_state(gd), "report": state,
+            "report answers (a)-(g)": f"{len(report['answers'])} / 7" if report["readable"] else "",
+            "division of labour": ("yes" if report["labour"] else "no") if report["readable"] else "",
+            "README.txt": "not needed" if not readme["needed"] else "missing" if not readme["present"]
+            else "names every file" if not readme["unnamed"] else f"{len(readme['unnamed'])} file(s) unnamed"}
+
+
+def _notebook_state(facts):
+    return "missing" if not facts["present"] else "yes" if facts["run"] else "no"

@@ -22,7 +22,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.grading.submissions import Staging, UnpackableSubmission, extract_zip, stage_tree
+from harness.classroom.staging import Staging, extract_zip, stage_tree
+from harness.grading.sandbox.packing import UnpackableSubmission
 
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
 DUPLICATE = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<suffix>\.[^.]+)?$")

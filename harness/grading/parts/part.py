@@ -21,8 +21,8 @@ class Part:
     reproduction: Callable  # (failure entry of the Verdict) -> lines to paste into the notebook, or None
     points: float = 0.0  # default weight in the gradebook
     read_source: Callable = None  # (JudgeContext) -> (Verdict or None, notes), in the grader before judge and
-    #                               outside its lock: a child process reads the submitted text (harness.grading.source_check)
-    lockdown: bool = False  # run with autograd locked away (harness.grading.lockdown), after the other parts
+    #                               outside its lock: a child process reads the submitted text (harness.grading.parts.source_check)
+    lockdown: bool = False  # run with autograd locked away (harness.grading.sandbox.lockdown), after the other parts
 
 
 @dataclass(frozen=True)

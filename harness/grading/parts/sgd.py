@@ -18,9 +18,9 @@ import torch
 
 from harness.checks.sgd import N_EPOCHS, SGD_CONFIGS, SgdOutcome, judge_sgd, reference_states, run_train_manual_update
 from harness.checks.signature import SYNONYMS, CallPlan
-from harness.grading import protocol
-from harness.grading.part import Part
-from harness.grading.verdict import verdict_of
+from harness.grading.sandbox import protocol
+from harness.grading.parts.part import Part
+from harness.grading.parts.verdict import verdict_of
 
 SEED = 0
 # Passes over the training loader kept per setting: a right function makes N_EPOCHS, one that also

@@ -42,6 +42,7 @@ import gc
 import os
 import sys
 import types
+from pathlib import Path
 
 import torch
 
@@ -219,7 +220,7 @@ DENIED_EVENTS = {
 # frames they lead to (the grader's, by f_back) hold no expected value and no original of a switch.
 FRAME_ATTRIBUTES = {"gi_frame", "cr_frame", "ag_frame"}
 FUNCTION_ATTRIBUTES = {"__code__", "__defaults__", "__kwdefaults__"}  # what verify() and the hook keep
-GRADERS_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # harness/
+GRADERS_CODE = str(Path(__file__).resolve().parents[2]) + os.sep  # harness/
 
 
 def _is_graders(function, _prefix=GRADERS_CODE):

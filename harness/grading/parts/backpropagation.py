@@ -19,10 +19,10 @@ from harness.checks.gradients import cached_references, judge_case, summarize
 from harness.checks.guard import RawOutcome, run_backpropagation
 from harness.checks.references import parameter_items
 from harness.checks.tolerances import FORWARD_MATCH_RTOL
-from harness.grading import protocol
-from harness.grading.part import Part
-from harness.grading.source_check import check_in_child
-from harness.grading.verdict import Verdict, error, verdict_of
+from harness.grading.sandbox import protocol
+from harness.grading.parts.part import Part
+from harness.grading.parts.source_check import check_in_child
+from harness.grading.parts.verdict import Verdict, error, verdict_of
 from harness.status import Status
 from utils.metrics import relative_error
 from utils.mynet import MyNet

@@ -1,4 +1,4 @@
-"""One submission's own namespaces, made inside a slot sandbox (harness.grading.slot) by a forked child.
+"""One submission's own namespaces, made inside a slot sandbox (harness.grading.sandbox.slot) by a forked child.
 
 bubblewrap makes the slot: the host's files, environment, network and capabilities are out of reach
 there. Inside it a zygote imports torch once and forks a child per submission, which calls enter():

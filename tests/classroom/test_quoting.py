@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from harness.grading import feedback, gradebook
+from harness.classroom import feedback
+from harness.classroom import gradebook
 from harness.grading.grade import SubmissionResult
-from harness.grading.quoting import code_span, csv_cell, file_names, printable
-from harness.grading.verdict import Verdict
+from harness.classroom.quoting import code_span, csv_cell, file_names, printable
+from harness.grading.parts.verdict import Verdict
 from harness.status import Status
 
 FORGERIES = [

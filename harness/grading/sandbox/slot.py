@@ -1,11 +1,11 @@
 """Slots: bubblewrap sandboxes that import torch once and grade one submission after another.
 
 Importing torch takes 2-4 s, more than grading a right submission then costs (about 1 s). A slot
-is a sandbox made as in harness.grading.sandbox (the same mounts, environment, limits and cgroup)
-with no submission in it; its zygote (harness.grading.zygote) imports torch, and gives each submission sent
+is a sandbox made as in harness.grading.sandbox.bubblewrap (the same mounts, environment, limits and cgroup)
+with no submission in it; its zygote (harness.grading.sandbox.zygote) imports torch, and gives each submission sent
 to it a forked child with namespaces of its own: its own /tmp and read-only /submission, PID 1 of a
 PID namespace (nothing outside visible, everything inside killed with it), no network, no
-capabilities, /proc covered but for cpuinfo (harness.grading.namespaces). Nothing of one submission
+capabilities, /proc covered but for cpuinfo (harness.grading.sandbox.namespaces). Nothing of one submission
 is left when the next one starts: its mounts, processes, IPC objects and keys go with its namespaces.
 
 A slot whose zygote dies, stops answering or answers out of protocol is ended (every process in its
@@ -21,8 +21,9 @@ import subprocess
 import threading
 import time
 
-from harness.grading import protocol, sandbox
-from harness.grading.submissions import pack_folder
+from harness.grading.sandbox import protocol
+from harness.grading.sandbox import bubblewrap as sandbox
+from harness.grading.sandbox.packing import pack_folder
 
 STARTUP_SECONDS = 90.0    # the zygote's torch import, on a busy machine
 MAX_ANSWER_LINE = 512     # READY, UNSUPPORTED <why>, RESULT <status> <bytes>
@@ -42,7 +43,7 @@ class Slot:
     def __init__(self, inputs, memory_bytes, budget_seconds, n_frames=8):
         self.budget_seconds, self.max_answer_bytes = budget_seconds, protocol.max_frames_bytes(n_frames)
         self.ended, self.closing = threading.Event(), threading.Lock()
-        command = sandbox.bwrap_command(None, os.path.abspath(inputs), ["-m", "harness.grading.zygote", "/inputs"], slot=True)
+        command = sandbox.bwrap_command(None, os.path.abspath(inputs), ["-m", "harness.grading.sandbox.zygote", "/inputs"], slot=True)
         self.limits = sandbox.Limits(memory_bytes)
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -1,11 +1,11 @@
-"""What runs in a slot sandbox (harness.grading.slot): torch imported once, one submission after another.
+"""What runs in a slot sandbox (harness.grading.sandbox.slot): torch imported once, one submission after another.
 
-    python -m harness.grading.zygote INPUTS
+    python -m harness.grading.sandbox.zygote INPUTS
 
 On stdin, requests; on stdout, answers (the grader writes one request at a time and waits):
 
-    GRADE <n>\\n<n bytes: the submission, harness.grading.submissions.pack_folder>
-        -> RESULT <ok | timeout | oversized | isolation | unpack> <m>\\n<m bytes: frames, harness.grading.protocol>
+    GRADE <n>\\n<n bytes: the submission, harness.grading.sandbox.packing.pack_folder>
+        -> RESULT <ok | timeout | oversized | isolation | unpack> <m>\\n<m bytes: frames, harness.grading.sandbox.protocol>
            (isolation, unpack: the submission's namespaces could not be made, its files could not be
            written there; the m bytes say why)
 
@@ -13,8 +13,8 @@ At start it answers READY, or UNSUPPORTED <why> when this machine cannot give a 
 namespaces (the grader then makes one bubblewrap sandbox per submission instead).
 
 Per request it forks a keeper that reads the request, makes the submission's own namespaces
-(harness.grading.namespaces), unpacks the submission into its own /submission, forks the worker as
-PID 1 of a new PID namespace (the worker drops every capability and grades as harness.grading.worker
+(harness.grading.sandbox.namespaces), unpacks the submission into its own /submission, forks the worker as
+PID 1 of a new PID namespace (the worker drops every capability and grades as harness.grading.sandbox.worker
 does), and writes the worker's frames back as the answer. This process never reads a request or an
 answer: nothing of one submission is in the memory the next one is forked from. When the keeper has
 answered or its time is up, every other process of the slot is killed; a keeper that does not end as
@@ -25,8 +25,10 @@ import ctypes
 import os
 import sys
 
-from harness.grading import namespaces, sandbox, worker
-from harness.grading.submissions import MAX_PACKED_BYTES, unpack_into
+from harness.grading.sandbox import namespaces
+from harness.grading.sandbox import bubblewrap as sandbox
+from harness.grading.sandbox import worker
+from harness.grading.sandbox.packing import MAX_PACKED_BYTES, unpack_into
 
 PR_SET_CHILD_SUBREAPER = 36
 SUBMISSION_TMPFS_BYTES = MAX_PACKED_BYTES + (16 << 20)  # tar headers unpack to nothing; folders take a little
@@ -53,7 +55,7 @@ def prepare(inputs):
 
 def budget(job):
     """(seconds, bytes) one submission may take: every part and the deliverables at their limits."""
-    from harness.grading import protocol
+    from harness.grading.sandbox import protocol
 
     return job["submission_seconds"], protocol.max_frames_bytes(len(job["parts"]) + bool(job.get("deliverables")))
 

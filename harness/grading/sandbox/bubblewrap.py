@@ -8,7 +8,7 @@ network (none), IPC and UTS namespaces. /proc holds /proc/cpuinfo and nothing el
 process (the grader's environment, its command line, the host paths of the mounts) can be read, and
 bwrap itself starts with an environment of PATH only.
 
-Grading uses this sandbox in two ways: as a slot (harness.grading.slot: no submission bound, torch
+Grading uses this sandbox in two ways: as a slot (harness.grading.sandbox.slot: no submission bound, torch
 imported once, each submission given namespaces and mounts of its own inside, as above) where this
 machine allows namespaces inside namespaces, else one sandbox per submission (start, end).
 
@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TMPFS_BYTES = 512 * 2**20
 GRADER = "/grader"                    # the harness: the worker imports it, then hides it from the submission
@@ -67,7 +67,7 @@ def bwrap_command(submission, inputs, argv, slot=False):
     """The bwrap command line that runs argv (a python command) in the sandbox described above.
 
     slot: no submission is bound; /proc is the sandbox's own (the zygote reads it to make each
-    submission's namespaces, harness.grading.namespaces, which cover it before submitted code runs),
+    submission's namespaces, harness.grading.sandbox.namespaces, which cover it before submitted code runs),
     and /submission is an empty folder. A virtual environment is seen at /venv."""
     command = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--uid", "1000", "--gid", "1000",
                "--cap-drop", "ALL", "--clearenv",
@@ -106,7 +106,7 @@ def probe():
 
     try:
         with tempfile.TemporaryDirectory() as empty:
-            command = bwrap_command(empty, empty, ["-c", "import harness.grading.protocol"])
+            command = bwrap_command(empty, empty, ["-c", "import harness.grading.sandbox.protocol"])
             result = subprocess.run(command, capture_output=True, timeout=60, env=BWRAP_ENVIRONMENT)
     except SandboxUnavailable as error:
         return str(error)
@@ -275,10 +275,10 @@ def start(submission, inputs, limits, scratch, use_sandbox=True):
     # The worker starts in its own scratch folder, so a relative path (grade submissions) would miss.
     submission, inputs = os.path.abspath(submission), os.path.abspath(inputs)
     if use_sandbox:
-        command = bwrap_command(submission, inputs, ["-m", "harness.grading.worker", "/submission", "/inputs"])
+        command = bwrap_command(submission, inputs, ["-m", "harness.grading.sandbox.worker", "/submission", "/inputs"])
         env = BWRAP_ENVIRONMENT
     else:
-        command = [sys.executable, "-m", "harness.grading.worker", submission, inputs]
+        command = [sys.executable, "-m", "harness.grading.sandbox.worker", submission, inputs]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             preexec_fn=limits.enter, env=env, cwd=scratch, start_new_session=True)

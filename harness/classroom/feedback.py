@@ -4,17 +4,17 @@ terminal, one CSV row each.
 Feedback names, per part, the status, what passed, the distinct failures with their causes, and a few
 lines the student can paste into their notebook to reproduce the first failing case. Only the grader
 writes headings and verdict lines; every text that a submission could have shaped (its name, its
-exceptions' messages, the notes on its notebook) is quoted as data (harness.grading.quoting).
-Points, marks and penalties are harness.grading.gradebook's.
+exceptions' messages, the notes on its notebook) is quoted as data (harness.classroom.quoting).
+Points, marks and penalties are harness.classroom.gradebook's.
 """
 
 import sys
 from pathlib import Path
 
-from harness.grading import deliverables
-from harness.grading.gradebook import points_of, total_of
+from harness.classroom.gradebook import points_of, total_of
+from harness.classroom.quoting import code_span, fenced, file_names, printable
 from harness.grading.parts import PARTS
-from harness.grading.quoting import code_span, fenced, file_names, printable
+from harness.grading.parts import deliverables
 from harness.status import Status
 
 
@@ -31,7 +31,7 @@ def feedback_markdown(result, points=None, proportional=False, parts=PARTS, manu
         lines += [f"- Submitted {result.lateness}: {result.penalty:g} points off, by the handout's rule.", ""]
     if result.comment:
         lines += ["From your teaching assistant:", "", fenced(result.comment, "text"), ""]
-    lines += ["## What was handed in", ""] + deliverables.feedback_lines(result.deliverables)
+    lines += ["## What was handed in", ""] + deliverable_lines(result.deliverables)
     lines += [f"- Note: {code_span(note)}" for note in result.notes] + [""]
     for part in parts:
         verdict = result.verdicts[part.key]
@@ -94,3 +94,38 @@ def print_table(results, parts=PARTS, out=None):
             verdict = result.verdicts[part.key]
             if verdict.status is not Status.PASS:
                 print(f"- {names[result.name]} / {part.key}: {verdict.status.value}: {printable(verdict.message, 600)}", file=out)
+
+
+def deliverable_lines(facts):
+    """Markdown lines (the grader's words; file names come back quoted by the caller)."""
+
+    if facts is None:
+        return ["- The deliverables could not be checked (the sandbox ended first)."]
+    lines = []
+    for name, notebook in facts["notebooks"].items():
+        if not notebook["present"]:
+            lines.append(f"- {name}: not submitted.")
+        elif notebook["run"]:
+            lines.append(f"- {name}: run, outputs visible" + (f"; note: {code_span(notebook['note'])}." if notebook["note"] else "."))
+        else:
+            lines.append(f"- {name}: **not run as handed in**: {code_span(notebook['why'])}. The handout asks for notebooks already run, outputs visible.")
+    bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]
+    if bp_tests[1]:
+        lines.append(f"- The course's test cells showing their passing banner: {bp_tests[0]} / {bp_tests[1]}.")
+    report = facts["report"]
+    if not report["found"]:
+        lines.append("- Report: **no PDF report found**; the handout asks for one (not a notebook export).")
+    elif not report["readable"]:
+        lines.append(f"- Report {code_span(report['file'])}: **cannot be read**: {code_span(report['why'])}.")
+    else:
+        missing = [f"({a})" for a in deliverables.ANSWERS if a not in report["answers"]]
+        lines.append(f"- Report {code_span(report['file'])}: {report['pages']} page(s)"
+                     + ("; **it looks like a notebook export**, which the handout does not accept as the report" if report["export"] else "")
+                     + (f"; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}")
+                     + ("; division-of-labour paragraph found." if report["labour"] else "; **no division-of-labour paragraph found**."))
+    readme = facts["readme"]
+    if readme["needed"] and not readme["present"]:
+        lines.append("- Other files are submitted but there is no README.txt saying what they are.")
+    elif readme["needed"] and readme["unnamed"]:
+        lines.append(f"- README.txt does not name {', '.join(code_span(f, 80) for f in readme['unnamed'][:5])}.")
+    return lines

@@ -1,6 +1,6 @@
 """Autograd and dynamic code in a submitted backpropagation, found by reading its source.
 
-A first, explanatory layer: the runtime decides (harness.grading.lockdown makes autograd impossible
+A first, explanatory layer: the runtime decides (harness.grading.sandbox.lockdown makes autograd impossible
 where the function runs), this names what it finds. Runs in the grader, on the notebook's syntax
 tree and the .py modules the submission ships; nothing is executed. What is read: every
 top-level statement the grader would run (imports, assignments, class bodies, decorators and defaults)
@@ -253,7 +253,7 @@ def analyse(notebook_path, folder, function_name):
     """What the check finds in a submission, as JSON-able data: {"uses": [[what, line], ...]},
     {"unreadable": why} or {"not_a_notebook": true}."""
     from harness.checks.notebook import NotebookError, definitions_source
-    from harness.grading.submissions import read_regular_file
+    from harness.grading.sandbox.packing import read_regular_file
 
     text = read_regular_file(notebook_path)
     if text is None:
@@ -268,8 +268,8 @@ def analyse(notebook_path, folder, function_name):
 def check_in_child(notebook_path, folder, function_name, seconds=ANALYSIS_SECONDS, memory=ANALYSIS_MEMORY):
     """analyse() run in a child process limited to seconds and memory bytes; {"failed": why} when it
     could not finish within them (or crashed)."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    command = [sys.executable, "-E", "-s", "-m", "harness.grading.source_check", str(memory), str(seconds),
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    command = [sys.executable, "-E", "-s", "-m", "harness.grading.parts.source_check", str(memory), str(seconds),
                os.fspath(notebook_path), os.fspath(folder), function_name]
     try:
         done = subprocess.run(command, cwd=root, capture_output=True, timeout=seconds, stdin=subprocess.DEVNULL)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.grading import collect, gradebook, lateness
+from harness.classroom import collect
+from harness.classroom import gradebook
+from harness.classroom import lateness
 from harness.grading.grade import SubmissionResult
-from harness.grading.verdict import Verdict
+from harness.grading.parts.verdict import Verdict
 from harness.status import Status
 from tests.fixtures import reports
 from tests.fixtures import submissions as S

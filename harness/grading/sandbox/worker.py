@@ -1,15 +1,15 @@
 """What runs inside a submission's sandbox: load the notebooks, call the functions, send raw outputs.
 
-    python -m harness.grading.worker SUBMISSION INPUTS        (INPUTS/job.json: the parts and the time limit)
+    python -m harness.grading.sandbox.worker SUBMISSION INPUTS        (INPUTS/job.json: the parts and the time limit)
 
-or grade_folder(), called by a slot's zygote (harness.grading.zygote) in the submission's own namespaces.
+or grade_folder(), called by a slot's zygote (harness.grading.sandbox.zygote) in the submission's own namespaces.
 This process never runs submitted code. First, in a child of its own, it
-checks the deliverables (harness.grading.deliverables: notebooks run, the report; data only). For each part it copies the
+checks the deliverables (harness.grading.parts.deliverables: notebooks run, the report; data only). For each part it copies the
 (read-only) submission afresh into a new folder of the tmpfs and forks a child that loads the part's
 notebook and calls the function on the grader's inputs (harness.grading.part_*). A part with
 lockdown first imports, from the installed packages only, the modules its notebook imports, then
-locks autograd away (harness.grading.lockdown) before the submission's code loads. The child writes
-its payload (harness.grading.protocol) into a pipe; after it ends or its time is up, every other
+locks autograd away (harness.grading.sandbox.lockdown) before the submission's code loads. The child writes
+its payload (harness.grading.sandbox.protocol) into a pipe; after it ends or its time is up, every other
 process in the sandbox is killed, and this process writes one frame per part to stdout.
 
 No expected value exists here: verdicts are decided outside the sandbox.
@@ -28,9 +28,11 @@ import tempfile
 import time
 
 from harness.checks.notebook import NotebookError, load_notebook, parse_cells
-from harness.grading import deliverables, protocol, sandbox
-from harness.grading.protocol import RunStatus, envelope, frame_bytes, pack
-from harness.grading.submissions import not_needed
+from harness.grading.parts import deliverables
+from harness.grading.sandbox import protocol
+from harness.grading.sandbox import bubblewrap as sandbox
+from harness.grading.sandbox.protocol import RunStatus, envelope, frame_bytes, pack
+from harness.grading.sandbox.packing import not_needed
 
 MAX_PREIMPORT_NOTEBOOK = 20 * 2**20
 NOT_PREIMPORTED = {"tests_backpropagation", "harness", "utils", "__future__"}
@@ -134,7 +136,7 @@ def _child(part, work, inputs, write_end, stdout_copy):
         if part.lockdown:
             os.chdir(tempfile.mkdtemp())  # no file of the submission is read by the imports below
             trusted_imports(os.path.join(work, part.notebook))
-            from harness.grading import lockdown
+            from harness.grading.sandbox import lockdown
             verify = lockdown.engage()
         os.chdir(work)
         hide_the_grader()
