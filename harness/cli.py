@@ -65,8 +65,14 @@ def _grade_parser(options, manual_default):
                                                              "SIS Login ID, Section, then the assignment)")
     output.add_argument("--assignment", default="Project 1", help="the assignment's column in --canvas-csv, as Canvas names it "
                                                                  "(for example 'Project 1 (123456)'; default %(default)s)")
-    output.add_argument("--roster", metavar="PATH", help="Canvas's gradebook export, to fill in names, SIS ids and sections")
-    output.add_argument("--feedback", metavar="DIR", help="one Markdown feedback file per submission, named by student")
+    output.add_argument("--roster", metavar="PATH", help="Canvas's gradebook export (Grades > Export): every student gets a row "
+                                                        "in --canvas-csv, named as the roster names them")
+    output.add_argument("--groups", metavar="PATH", help="Canvas's group-set export (People > Groups > the set's menu > Export): "
+                                                        "each group's submission is graded once and every member gets its result")
+    output.add_argument("--missing", choices=("blank", "zero"), default="blank",
+                        help="what a roster student who handed in nothing gets in the gradebooks (default %(default)s)")
+    output.add_argument("--feedback", metavar="DIR", help="feedback per student: <name>_<user id>.md, and canvas_reupload.zip "
+                                                          "(a PDF each, for Canvas's Re-Upload Submissions)")
     points = parser.add_argument_group("points")
     points.add_argument("--points", metavar="RUBRIC", default=",".join(f"{p.key}={p.points:g}" for p in options.parts),
                         help="points per graded part (default %(default)s)")
@@ -76,7 +82,9 @@ def _grade_parser(options, manual_default):
                         help="the TA's marks and their maxima (default %(default)s; '' for none)")
     points.add_argument("--marks", metavar="PATH", help="the TA's marks, merged into the total (a template is written the first time)")
     points.add_argument("--deadline", metavar="TIME", help="the deadline, ISO 8601 (2026-02-20T23:59, or with an offset)")
-    points.add_argument("--times", metavar="PATH", help="submission times exported from the LMS (a student column and a time column)")
+    points.add_argument("--times", metavar="PATH", action="append", default=[],
+                        help="submission times: a CSV (a student column and a time column) or the JSON of Canvas's "
+                             "submissions API (see README); give it once per file")
     points.add_argument("--late-policy", metavar="POLICY", default="2+2/12h",
                         help="late penalty BASE+STEP/PERIODh (default %(default)s: 2 points plus 2 per started 12 hours; 0 for none)")
     running = parser.add_argument_group("running")
@@ -97,6 +105,7 @@ def grade(argv):
         from harness.classroom import gradebook
         from harness.grading import grade as grading
         from harness.classroom import lateness
+        from harness.classroom.groups import assign, authors_missing, by_student, read_groups
         from harness.grading.sandbox import bubblewrap as sandbox
         from harness.classroom.feedback import print_table, write_feedback
     except ImportError:
@@ -116,8 +125,9 @@ def grade(argv):
         manual = gradebook.parse_manual_points(args.manual_points)
         policy = lateness.LatePolicy.parse(args.late_policy)
         deadline = lateness.parse_time(args.deadline, "--deadline") if args.deadline else None
-        times = lateness.read_times(args.times) if args.times else {}
+        times = {student: time for path in args.times for student, time in lateness.read_times(path).items()}
         roster = gradebook.read_roster(args.roster) if args.roster else {}
+        groups = read_groups(args.groups) if args.groups else {}
     except (ValueError, OSError, KeyError) as error:
         parser.error(str(error))
     if times and deadline is None:
@@ -146,12 +156,44 @@ def grade(argv):
             return 2
         if not submissions:
             print(f"No submissions in {str(args.submissions_dir)!r}.", file=sys.stderr)
+        submissions, class_notes = assign(submissions, groups)
         results = grading.grade_all(submissions, options, on_done=progress(len(submissions)),
                                     on_note=lambda text: print(f"Note: {text}.", file=sys.stderr))
     for submission, result in zip(submissions, results):
         result.penalty, result.lateness = lateness.lateness(submission, deadline, times, policy)
-    problems = gradebook.merge_marks(results, args.marks, manual) if args.marks else []
-    return write_outputs(results, args, points, manual, roster, problems, print_table, gradebook, write_feedback)
+    problems = class_notes + (gradebook.merge_marks(results, args.marks, manual) if args.marks else [])
+    students = by_student(results, submissions, groups, roster, lambda user, name: nothing_handed_in(grading, user, name))
+    for student in students:
+        missing_authors = authors_missing(student)
+        if missing_authors:
+            student.notes.append(f"the report's first page does not name {', '.join(missing_authors)}: the handout asks for both authors")
+    code = write_outputs(students, args, points, manual, roster, problems, print_table, gradebook, write_feedback)
+    print(summary(students, submissions, manual, args), file=sys.stderr)
+    return code
+
+
+def nothing_handed_in(grading, user_id, name):
+    """The result of a roster student who handed in nothing: every part missing."""
+    from harness.grading.parts import verdict
+
+    return grading.SubmissionResult(name, {part.key: verdict.missing("nothing was handed in") for part in grading.Options().parts},
+                                    student_id=user_id, display_name=name, handed_in=False)
+
+
+def summary(students, submissions, manual, args):
+    """The run in one paragraph a teacher reads: graded, missing, late, marks still to enter."""
+    handed_in = [s for s in students if s.handed_in]
+    missing = [s for s in students if not s.handed_in]
+    late = [s for s in handed_in if s.penalty]
+    unmarked = [s for s in handed_in if manual and args.marks and not set(manual) <= set(s.marks)]
+    parts = [f"Graded {len(submissions)} submission(s) for {len(handed_in)} student(s)"]
+    if args.roster:
+        parts.append(f"{len(missing)} on the roster handed in nothing ({'0' if args.missing == 'zero' else 'blank'} in the gradebooks; "
+                     f"--missing {'blank' if args.missing == 'zero' else 'zero'} for {'blank' if args.missing == 'zero' else '0'})")
+    parts.append(f"{len(late)} late")
+    if manual and args.marks:
+        parts.append(f"{len(unmarked)} with marks still to enter in {args.marks}" if unmarked else "every mark entered")
+    return "Summary: " + "; ".join(parts) + "."
 
 
 def progress(total):
@@ -180,9 +222,10 @@ def write_outputs(results, args, points, manual, roster, problems, print_table, 
         problems.append(f"the table could not be printed ({error})")
     possible = sum(points.values()) + sum(manual.values())
     outputs = [(args.json, lambda path: Path(path).write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n", encoding="utf-8")),
-               (args.csv, lambda path: gradebook.write_gradebook(results, path, points, args.proportional, manual=manual)),
+               (args.csv, lambda path: gradebook.write_gradebook(results, path, points, args.proportional, manual=manual,
+                                                                 missing=args.missing)),
                (args.canvas_csv, lambda path: gradebook.write_canvas(results, path, args.assignment, possible, points,
-                                                                     args.proportional, roster=roster))]
+                                                                     args.proportional, roster=roster, missing=args.missing))]
     for path, write in outputs:
         if path:
             try:
@@ -190,6 +233,9 @@ def write_outputs(results, args, points, manual, roster, problems, print_table, 
                 write(path)
             except (OSError, ValueError) as error:
                 problems.append(f"{path} could not be written ({error})")
+    if args.canvas_csv:
+        problems.append(f"{args.canvas_csv}: the Canvas assignment's Points Possible must be {possible:g} (the graded parts and "
+                        "the TA's marks), or Canvas scales every grade")
     if args.canvas_csv and any(not r.student_id for r in results):
         problems.append(f"{args.canvas_csv}: {sum(not r.student_id for r in results)} submission(s) have no Canvas user id "
                         "(not from Canvas's download): Canvas cannot match those rows")

@@ -45,6 +45,8 @@ class Submission:
     late: bool = False        # Canvas marked a file _LATE
     notes: list = field(default_factory=list)
     error: str = ""           # why it could not be staged (a broken zip): every part is then an error
+    attachment_id: str = ""   # Canvas's id of one file handed in: a file sent back for Canvas's re-upload names it
+    download_prefix: str = "" # <name>[_LATE] as the download named the files: feedback sent back is named alike
 
 
 def layout_of(entries):
@@ -141,8 +143,9 @@ def _canvas(entries, stage):
         name = files[0][1]["name"]
         folder = stage / f"{i:04d}" / "s"
         folder.mkdir(parents=True)
-        submission = Submission(f"{name}_{user}", folder, student_id=user, canvas_name=name,
-                                late=any(match["late"] for _, match in files))
+        late = any(match["late"] for _, match in files)
+        submission = Submission(f"{name}_{user}", folder, student_id=user, canvas_name=name, late=late,
+                                download_prefix=name + ("_LATE" if late else ""))
         chosen = {}  # original name -> (copy number, entry): Canvas's -1, -2 are later uploads of the same name
         staging = Staging()
         for entry, match in files:
@@ -152,6 +155,8 @@ def _canvas(entries, stage):
                 original, number = duplicate["stem"] + (duplicate["suffix"] or ""), int(duplicate["n"])
             if original not in chosen or number > chosen[original][0]:
                 chosen[original] = (number, entry)
+        newest = sorted(entry.name for _, entry in chosen.values())[0]
+        submission.attachment_id = CANVAS_NAME.match(newest)["submission"]  # a file of the newest upload: re-upload matches it
         if len(chosen) < len(files):
             submission.notes.append(f"{len(files) - len(chosen)} older upload(s) under the same name left out (Canvas's -1, -2)")
         for original, (_, entry) in sorted(chosen.items()):

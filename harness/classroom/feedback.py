@@ -1,14 +1,19 @@
-"""What goes back to students and into the gradebook: a Markdown file per submission, a table on the
-terminal, one CSV row each.
+"""What goes back to students and into the gradebook: feedback per student (Markdown, and PDF for
+Canvas's re-upload), a table on the terminal.
 
-Feedback names, per part, the status, what passed, the distinct failures with their causes, and a few
-lines the student can paste into their notebook to reproduce the first failing case. Only the grader
-writes headings and verdict lines; every text that a submission could have shaped (its name, its
-exceptions' messages, the notes on its notebook) is quoted as data (harness.classroom.quoting).
-Points, marks and penalties are harness.classroom.gradebook's.
+Feedback says first what concerns the student: the total and what made it (points, marks, the late
+penalty as a person says it), then per part the status, what passed, the distinct failures with their
+causes and a few lines to paste into the notebook that reproduce the first; then what was handed in;
+what is beyond the course shrinks to one line at the end. It is one document (blocks of segments)
+rendered twice: as Markdown and as Typst for a PDF. Only the grader writes headings and verdict
+lines: every text a submission could have shaped (its name, its exceptions' messages, the notes on
+its notebook) is a "code" segment, quoted as data in both (harness.classroom.quoting; in Typst every
+text is a string literal, so no markup of a student's can start). Points, marks and penalties are
+harness.classroom.gradebook's.
 """
 
 import sys
+import zipfile
 from pathlib import Path
 
 from harness.classroom.gradebook import points_of, total_of
@@ -17,64 +22,209 @@ from harness.grading.parts import PARTS
 from harness.grading.parts import deliverables
 from harness.status import Status
 
+# A document: [block]; a block: ("h", level, segments) | ("p", segments) | ("li", segments) | ("pre", language, text).
+# A segment: ("text", the grader's words) | ("strong", the grader's words) | ("code", anything a submission shaped).
 
-def feedback_markdown(result, points=None, proportional=False, parts=PARTS, manual=None):
-    """The feedback file of one submission."""
-    lines = [f"# Feedback: {code_span(result.name, 120)}", ""]
+
+def _text(*parts):
+    """Segments from plain strings (the grader's words) and (kind, text) tuples."""
+    return [part if isinstance(part, tuple) else ("text", part) for part in parts if part != ""]
+
+
+def code(text, limit=600):
+    return ("code", printable(text, limit))
+
+
+def feedback_document(result, points=None, proportional=False, parts=PARTS, manual=None):
+    """The blocks of one student's feedback, what concerns the student first."""
+    who = result.display_name or result.name
+    title = [("text", "Feedback: "), code(who, 120)]
+    if result.group:
+        title += [("text", " (group "), code(result.group, 80)] + (
+            [("text", ", with "), code(", ".join(result.partners), 160)] if result.partners else []) + [("text", ")")]
+    blocks = [("h", 1, title)]
+    if not result.handed_in:
+        blocks.append(("p", _text("Nothing was handed in for this assignment.")))
+        return blocks
     earned = points_of(result, points, proportional, parts) if points else None
     if points:
-        lines += [f"Total: {total_of(result, points, proportional, parts):g} points"
-                  f" (graded parts {sum(earned.values()):g} / {sum(points[p.key] for p in parts):g}"
-                  + "".join(f", {name} {result.marks[name]:g} / {maximum:g}" for name, maximum in (manual or {}).items() if name in result.marks)
-                  + (f", late penalty -{result.penalty:g}" if result.penalty else "") + ").", ""]
+        marks = [f", {name} {result.marks[name]:g} / {maximum:g}" for name, maximum in (manual or {}).items() if name in result.marks]
+        blocks.append(("p", _text(("strong", f"Total: {total_of(result, points, proportional, parts):g} points"),
+                                  f" (graded parts {sum(earned.values()):g} / {sum(points[p.key] for p in parts):g}" + "".join(marks)
+                                  + (f", late penalty -{result.penalty:g}" if result.penalty else "") + ").")))
     if result.lateness and result.lateness != "on time":
-        lines += [f"- Submitted {result.lateness}: {result.penalty:g} points off, by the handout's rule.", ""]
+        blocks.append(("p", _text("Submitted ", code(result.lateness, 200), ", by the handout's rule.")))
     if result.comment:
-        lines += ["From your teaching assistant:", "", fenced(result.comment, "text"), ""]
-    lines += ["## What was handed in", ""] + deliverable_lines(result.deliverables)
-    lines += [f"- Note: {code_span(note)}" for note in result.notes] + [""]
+        blocks += [("p", _text("From your teaching assistant:")), ("pre", "text", result.comment)]
+    beyond = []
     for part in parts:
-        verdict = result.verdicts[part.key]
-        score = f" ({earned[part.key]:g} / {points[part.key]:g} points)" if earned else ""
-        lines += [f"## `{part.function}` in {part.notebook}: {verdict.status.value}{score}", ""]
-        if verdict.total is not None:
-            lines.append(f"- Passed: {verdict.passed} / {verdict.total} {part.unit}.")
-        if verdict.status in (Status.ERROR, Status.MISSING, Status.TIMEOUT) or not verdict.failures:
-            lines.append(f"- What happened: {code_span(verdict.message, 600)}")
-        for failure in verdict.failures[:5]:
-            count = failure["count"]
-            unit = part.unit.split(" (")[0].rstrip("s") + ("s" if count != 1 else "")
-            seen = code_span(failure["case"], 160) + (f": {code_span(failure['detail'], 300)}" if failure.get("detail") else "")
-            lines.append(f"- **Failure** ({count} {unit}): {code_span(failure['cause'])}; first: {seen}")
-        for name, distinction in verdict.distinctions.items():
-            detail = f": {code_span(distinction['detail'], 300)}" if distinction.get("detail") else ""
-            lines.append(f"- Beyond the course, {printable(name.replace(' (beyond the course)', ''), 80)}: "
-                         f"{'yes' if distinction['yes'] else 'no'}{detail}")
-        for note in verdict.notes:
-            lines.append(f"- Note: {code_span(note)}")
-        if verdict.failures:
-            snippet = part.reproduction(verdict.failures[0])
-            if snippet:
-                lines += ["", "To see the first failure again, run in your notebook:", "", fenced(snippet, "python")]
-        lines.append("")
-    return "\n".join(lines)
+        blocks += _part_blocks(part, result.verdicts[part.key], earned, points)
+        beyond += [(part, name, distinction) for name, distinction in result.verdicts[part.key].distinctions.items()]
+    blocks.append(("h", 2, _text("What was handed in")))
+    blocks += [("li", segments) for segments in deliverable_lines(result.deliverables)]
+    blocks += [("li", _text("Note: ", code(note))) for note in result.notes]
+    if beyond:
+        said = [f"{printable(name.replace(' (beyond the course)', ''), 60)} {'yes' if d['yes'] else 'no'}" for _, name, d in beyond]
+        blocks.append(("p", _text("Beyond the course (never a cause of lost points): " + "; ".join(said) + ".")))
+    return blocks
 
 
-def write_feedback(results, folder, points=None, proportional=False, parts=PARTS, manual=None):
-    """One <submission>.md per submission in folder (names escaped and unique); returns
-    ({submission name: path}, [problems]): a submission whose file cannot be written is a problem,
-    not the end of the others'."""
+def _part_blocks(part, verdict, earned, points):
+    score = f" ({earned[part.key]:g} / {points[part.key]:g} points)" if earned else ""
+    blocks = [("h", 2, _text(("code", part.function), f" in {part.notebook}: {verdict.status.value}{score}"))]
+    if verdict.total is not None:
+        blocks.append(("li", _text(f"Passed: {verdict.passed} / {verdict.total} {part.unit}.")))
+    if verdict.status in (Status.ERROR, Status.MISSING, Status.TIMEOUT) or not verdict.failures:
+        blocks.append(("li", _text("What happened: ", code(verdict.message))))
+    for failure in verdict.failures[:5]:
+        count = failure["count"]
+        unit = part.unit.split(" (")[0].rstrip("s") + ("s" if count != 1 else "")
+        seen = [code(failure["case"], 160)] + ([("text", ": "), code(failure["detail"], 300)] if failure.get("detail") else [])
+        blocks.append(("li", _text(("strong", "Failure"), f" ({count} {unit}): ", code(failure["cause"]), "; first: ", *seen)))
+    blocks += [("li", _text("Note: ", code(note))) for note in verdict.notes]
+    if verdict.failures:
+        snippet = part.reproduction(verdict.failures[0])
+        if snippet:
+            blocks += [("p", _text("To see the first failure again, run in your notebook:")), ("pre", "python", snippet)]
+    return blocks
+
+
+def deliverable_lines(facts):
+    """[segments] per line: what was handed in, as a TA checks it."""
+    if facts is None:
+        return [_text("The deliverables could not be checked (the sandbox ended first).")]
+    lines = []
+    for name, notebook in facts["notebooks"].items():
+        if not notebook["present"]:
+            lines.append(_text(f"{name}: not submitted."))
+        elif notebook["run"]:
+            lines.append(_text(f"{name}: run, outputs visible", *(["; note: ", code(notebook["note"]), "."] if notebook["note"] else ["."])))
+        else:
+            lines.append(_text(f"{name}: ", ("strong", "not run as handed in"), ": ", code(notebook["why"]),
+                               ". The handout asks for notebooks already run, outputs visible."))
+    bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]
+    if bp_tests[1]:
+        lines.append(_text(f"The course's test cells showing their passing banner: {bp_tests[0]} / {bp_tests[1]}."))
+    report = facts["report"]
+    if not report["found"]:
+        lines.append(_text("Report: ", ("strong", "no PDF report found"), "; the handout asks for one (not a notebook export)."))
+    elif not report["readable"]:
+        lines.append(_text("Report ", code(report["file"]), ": ", ("strong", "cannot be read"), ": ", code(report["why"]), "."))
+    else:
+        missing = [f"({a})" for a in deliverables.ANSWERS if a not in report["answers"]]
+        lines.append(_text("Report ", code(report["file"]), f": {report['pages']} page(s)",
+                           *(["; ", ("strong", "it looks like a notebook export"), ", which the handout does not accept as the report"]
+                             if report["export"] else []),
+                           "; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}",
+                           *(["; division-of-labour paragraph found."] if report["labour"] else ["; ", ("strong", "no division-of-labour paragraph found"), "."])))
+    readme = facts["readme"]
+    if readme["needed"] and not readme["present"]:
+        lines.append(_text("Other files are submitted but there is no README.txt saying what they are."))
+    elif readme["needed"] and readme["unnamed"]:
+        names = [segment for f in readme["unnamed"][:5] for segment in (code(f, 80), ("text", ", "))][:-1]
+        lines.append(_text("README.txt does not name ", *names, "."))
+    return lines
+
+
+# --- rendering ----------------------------------------------------------------------------------------------
+
+def markdown(blocks):
+    """The document as Markdown: code segments as code spans (harness.classroom.quoting)."""
+    def line(segments):
+        return "".join(f"**{t}**" if kind == "strong" else code_span(t, None) if kind == "code" else t for kind, t in segments)
+
+    out = []
+    for block in blocks:
+        if block[0] == "h":
+            out += ["#" * block[1] + " " + line(block[2]), ""]
+        elif block[0] == "p":
+            out += [line(block[1]), ""]
+        elif block[0] == "li":
+            out.append("- " + line(block[1]))
+        else:
+            out += ["", fenced(block[2], block[1]), ""]
+    return "\n".join(out).replace("\n\n\n", "\n\n").strip() + "\n"
+
+
+def _typst_string(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def typst_source(blocks, title="Feedback"):
+    """The document as Typst, every text a string literal (no markup of a submission's can start)."""
+    def content(segments):
+        parts = {"text": "text({})", "strong": "strong({})", "code": "raw({})"}
+        return " + ".join("[#" + parts[kind].format(_typst_string(t)) + "]" for kind, t in segments) or "[]"
+
+    out = [f"#set document(title: {_typst_string(title)})", '#set page(paper: "a4", margin: 2cm)',
+           '#set text(size: 10pt, lang: "en")', "#show raw: set text(size: 9pt)"]
+    for block in blocks:
+        if block[0] == "h":
+            out.append(f"#heading(level: {block[1]}, {content(block[2])})")
+        elif block[0] == "p":
+            out.append(f"#par({content(block[1])})")
+        elif block[0] == "li":
+            out.append(f"#list({content(block[1])})")
+        else:
+            out.append(f"#block(fill: luma(245), inset: 6pt, width: 100%, raw(block: true, lang: {_typst_string(block[1])}, "
+                       f"{_typst_string(chr(10).join(printable(l, 500) for l in block[2].splitlines()))}))")
+    return "\n".join(out) + "\n"
+
+
+def feedback_markdown(result, points=None, proportional=False, parts=PARTS, manual=None):
+    """The Markdown feedback of one student (or one submission)."""
+    return markdown(feedback_document(result, points, proportional, parts, manual))
+
+
+def feedback_pdf(result, points=None, proportional=False, parts=PARTS, manual=None):
+    """The PDF feedback of one student: the same document, compiled by Typst (offline, no system fonts)."""
+    import typst
+
+    source = typst_source(feedback_document(result, points, proportional, parts, manual))
+    return typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=0)
+
+
+def feedback_stem(result):
+    """What a student's feedback file is named after: the name as the roster has it and the user id."""
+    who = result.display_name or result.name
+    return f"{who}_{result.student_id}" if result.student_id and result.display_name else who
+
+
+REUPLOAD = "canvas_reupload.zip"
+
+
+def reupload_name(result):
+    """The feedback PDF's name in Canvas's re-upload zip: as the download named the submission's files,
+    <name>[_LATE]_<user id>_<attachment id>_feedback.pdf, with this student's user id (Canvas reads the
+    first two numbers: the student, and a file of the submission it attaches the comment to)."""
+    return f"{result.download_prefix}_{result.student_id}_{result.attachment_id}_feedback.pdf"
+
+
+def write_feedback(results, folder, points=None, proportional=False, parts=PARTS, manual=None, pdf=True):
+    """One <name>_<user id>.md per student in folder (names escaped, transliterated and unique) and,
+    with pdf, REUPLOAD: each feedback as a PDF named for Canvas's "Re-Upload Submissions", for every
+    student who handed in through Canvas's download. Returns ({result index: path}, [problems]): a file
+    that cannot be written is a problem, not the end of the others'."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stems = file_names([result.name for result in results])
-    paths, problems = {}, []
-    for result in results:
-        path = folder / f"{stems[result.name]}.md"
+    stems = file_names([feedback_stem(result) for result in results])
+    paths, problems, pdfs = {}, [], {}
+    for i, result in enumerate(results):
+        path = folder / f"{stems[feedback_stem(result)]}.md"
         try:
             path.write_text(feedback_markdown(result, points, proportional, parts, manual), encoding="utf-8")
-            paths[result.name] = path
-        except (OSError, ValueError) as error:
-            problems.append(f"feedback of {printable(result.name, 80)} not written ({type(error).__name__}: {printable(error, 200)})")
+            paths[i] = path
+            if pdf and result.handed_in and result.attachment_id and result.student_id:
+                pdfs[reupload_name(result)] = feedback_pdf(result, points, proportional, parts, manual)
+        except Exception as error:  # noqa: BLE001 - one student's file never costs the others theirs
+            problems.append(f"feedback of {printable(feedback_stem(result), 80)} not written ({type(error).__name__}: {printable(error, 200)})")
+    if pdfs:
+        try:
+            with zipfile.ZipFile(folder / REUPLOAD, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name, data in sorted(pdfs.items()):
+                    archive.writestr(name, data)
+        except OSError as error:
+            problems.append(f"{folder / REUPLOAD} not written ({error.strerror or error})")
     return paths, problems
 
 
@@ -82,50 +232,15 @@ def print_table(results, parts=PARTS, out=None):
     """One row per submission, then every part that did not pass with its message; names and messages
     printable (no escape sequence of a submission reaches the terminal)."""
     out = out or sys.stdout
-    names = {result.name: printable(result.name, 60) for result in results}
+    names = {id(result): printable(feedback_stem(result), 60) for result in results}
     width = max([len("submission")] + [len(name) for name in names.values()])
     widths = {part.key: max(len(part.key), 7) for part in parts}
     print(f"{'submission':{width}s}  " + "  ".join(f"{part.key:{widths[part.key]}s}" for part in parts) + f"  {'seconds':>7s}", file=out)
     for result in results:
         statuses = "  ".join(f"{result.verdicts[part.key].status.value:{widths[part.key]}s}" for part in parts)
-        print(f"{names[result.name]:{width}s}  {statuses}  {result.seconds:7.1f}", file=out)
+        print(f"{names[id(result)]:{width}s}  {statuses}  {result.seconds:7.1f}", file=out)
     for result in results:
         for part in parts:
             verdict = result.verdicts[part.key]
             if verdict.status is not Status.PASS:
-                print(f"- {names[result.name]} / {part.key}: {verdict.status.value}: {printable(verdict.message, 600)}", file=out)
-
-
-def deliverable_lines(facts):
-    """Markdown lines (the grader's words; file names come back quoted by the caller)."""
-
-    if facts is None:
-        return ["- The deliverables could not be checked (the sandbox ended first)."]
-    lines = []
-    for name, notebook in facts["notebooks"].items():
-        if not notebook["present"]:
-            lines.append(f"- {name}: not submitted.")
-        elif notebook["run"]:
-            lines.append(f"- {name}: run, outputs visible" + (f"; note: {code_span(notebook['note'])}." if notebook["note"] else "."))
-        else:
-            lines.append(f"- {name}: **not run as handed in**: {code_span(notebook['why'])}. The handout asks for notebooks already run, outputs visible.")
-    bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]
-    if bp_tests[1]:
-        lines.append(f"- The course's test cells showing their passing banner: {bp_tests[0]} / {bp_tests[1]}.")
-    report = facts["report"]
-    if not report["found"]:
-        lines.append("- Report: **no PDF report found**; the handout asks for one (not a notebook export).")
-    elif not report["readable"]:
-        lines.append(f"- Report {code_span(report['file'])}: **cannot be read**: {code_span(report['why'])}.")
-    else:
-        missing = [f"({a})" for a in deliverables.ANSWERS if a not in report["answers"]]
-        lines.append(f"- Report {code_span(report['file'])}: {report['pages']} page(s)"
-                     + ("; **it looks like a notebook export**, which the handout does not accept as the report" if report["export"] else "")
-                     + (f"; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}")
-                     + ("; division-of-labour paragraph found." if report["labour"] else "; **no division-of-labour paragraph found**."))
-    readme = facts["readme"]
-    if readme["needed"] and not readme["present"]:
-        lines.append("- Other files are submitted but there is no README.txt saying what they are.")
-    elif readme["needed"] and readme["unnamed"]:
-        lines.append(f"- README.txt does not name {', '.join(code_span(f, 80) for f in readme['unnamed'][:5])}.")
-    return lines
+                print(f"- {names[id(result)]} / {part.key}: {verdict.status.value}: {printable(verdict.message, 600)}", file=out)

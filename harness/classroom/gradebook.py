@@ -118,11 +118,19 @@ def merge_marks(results, path, manual):
 
 # --- the gradebooks ----------------------------------------------------------------------------------------
 
-def write_gradebook(results, path, points, proportional=False, parts=PARTS, manual=None):
-    """One row per submission: statuses, cases passed, points, deliverables, marks, lateness, the total."""
+def total_cell(result, points, proportional=False, parts=PARTS, missing="blank"):
+    """The total a gradebook shows: for a student who handed in nothing, 0 or blank (--missing)."""
+    if not result.handed_in:
+        return 0.0 if missing == "zero" else ""
+    return total_of(result, points, proportional, parts)
+
+
+def write_gradebook(results, path, points, proportional=False, parts=PARTS, manual=None, missing="blank"):
+    """One row per student (per submission where no user id is known): statuses, cases passed, points,
+    deliverables, marks, lateness, the total."""
     manual = manual or {}
     handed_in = list(deliverable_columns(None))
-    header = ["submission", "student id"]
+    header = ["student", "student id", "group", "submission"]
     for part in parts:
         header += [part.key, f"{part.key} passed"]
     header += [f"{part.key} points" for part in parts] + handed_in + list(manual)
@@ -132,14 +140,15 @@ def write_gradebook(results, path, points, proportional=False, parts=PARTS, manu
         writer.writerow(header)
         for result in results:
             earned = points_of(result, points, proportional, parts)
-            row = [result.name, result.student_id]
+            row = [result.display_name or result.name, result.student_id, result.group, result.name if result.handed_in else ""]
             for part in parts:
                 verdict = result.verdicts[part.key]
                 row += [verdict.status.value, f"{verdict.passed} / {verdict.total}" if verdict.total is not None else ""]
             row += [earned[part.key] for part in parts]
             row += list(deliverable_columns(result.deliverables).values())
             row += [result.marks.get(column, "") for column in manual]
-            row += [result.lateness, result.penalty, total_of(result, points, proportional, parts), "; ".join(result.notes), result.seconds]
+            row += [result.lateness, result.penalty, total_cell(result, points, proportional, parts, missing), "; ".join(result.notes),
+                    result.seconds]
             writer.writerow([csv_cell(value) for value in row])
 
 
@@ -150,9 +159,10 @@ def read_roster(path):
                 if (row.get("ID") or "").strip().isdigit()}
 
 
-def write_canvas(results, path, assignment, points_possible, points, proportional=False, parts=PARTS, roster=None):
+def write_canvas(results, path, assignment, points_possible, points, proportional=False, parts=PARTS, roster=None, missing="blank"):
     """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment's
-    column, with a Points Possible row. Canvas matches rows by ID (its user id)."""
+    column, with a Points Possible row. Canvas matches rows by ID (its user id); a missing row means
+    "no change", so every roster student has one (nothing handed in: 0 or blank, by missing)."""
     roster = roster or {}
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
@@ -160,9 +170,9 @@ def write_canvas(results, path, assignment, points_possible, points, proportiona
         writer.writerow(["Points Possible", "", "", "", "", points_possible])
         for result in results:
             known = roster.get(result.student_id, {})
-            row = [known.get("Student") or result.canvas_name or result.name, result.student_id,
+            row = [known.get("Student") or result.display_name or result.canvas_name or result.name, result.student_id,
                    known.get("SIS User ID", ""), known.get("SIS Login ID", ""), known.get("Section", ""),
-                   total_of(result, points, proportional, parts)]
+                   total_cell(result, points, proportional, parts, missing)]
             writer.writerow([csv_cell(value) for value in row])
 
 

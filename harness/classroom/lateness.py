@@ -59,7 +59,11 @@ def parse_time(text, what="a time"):
 
 
 def read_times(path):
-    """{student (id or name, as written): submission time} from a CSV; ValueError names what is missing."""
+    """{student (id or name, as written): submission time} from a CSV, or from the JSON Canvas's API gives
+    (GET /api/v1/courses/:course/assignments/:assignment/submissions: a list with user_id and
+    submitted_at; null for nothing handed in). ValueError names what is missing."""
+    if str(path).lower().endswith(".json"):
+        return _times_from_canvas_json(path)
     with open(path, newline="", encoding="utf-8-sig") as file:
         reader = csv.DictReader(file)
         fields = {name.strip().lower(): name for name in reader.fieldnames or []}
@@ -72,15 +76,48 @@ def read_times(path):
                 for row in reader if row.get(student) and row.get(time)}
 
 
+def _times_from_canvas_json(path):
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            entries = json.load(file)
+    except ValueError as error:
+        raise ValueError(f"{path} is not JSON ({error}); give the list Canvas's submissions API returns, or a CSV") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"{path} is not a list of submissions (each with user_id and submitted_at), as Canvas's API returns them")
+    return {str(e["user_id"]): parse_time(e["submitted_at"], f"{path}: the time of user {e['user_id']}")
+            for e in entries if e.get("user_id") is not None and e.get("submitted_at")}
+
+
+def duration(seconds):
+    """A duration as a person says it: 2 min, 3 h 5 min, 2 days 4 h."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} h" if hours else "")
+
+
+def _periods(policy, n):
+    return f"{n} started {policy.period_hours:g}-hour period{'s' if n != 1 else ''}"
+
+
 def lateness(submission, deadline, times, policy):
-    """(penalty, description) of one collect.Submission: by its time where times has it, else by Canvas's mark."""
+    """(penalty, description) of one collect.Submission: by its time where times has it, else by Canvas's
+    mark. The description as a person says it: "2 min late: 1 started 12-hour period: -4 points"."""
     time = next((times[key] for key in (submission.student_id, submission.name, submission.canvas_name) if key and key in times), None)
     if deadline is not None and time is not None:
         late = (time - deadline).total_seconds()
         if late <= 0:
             return 0.0, "on time"
-        hours = late / 3600
-        return policy.penalty(late), f"{hours:.1f} h late ({math.ceil(hours / policy.period_hours)} started {policy.period_hours:g}-hour period(s))"
+        penalty = policy.penalty(late)
+        periods = math.ceil(late / 3600 / policy.period_hours)
+        return penalty, f"{duration(late)} late: {_periods(policy, periods)}: -{penalty:g} points"
     if submission.late:
-        return policy.least(), "late (Canvas's _LATE mark; no submission time given: at least one period)"
+        penalty = policy.least()
+        return penalty, f"late by Canvas's mark (no submission time given): at least {_periods(policy, 1)}: -{penalty:g} points"
     return 0.0, "on time" if deadline is not None and time is not None else ""

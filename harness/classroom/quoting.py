@@ -12,7 +12,8 @@ writes headings, verdicts and formulas there, so such text is always quoted as d
     csv_cell(value)   OWASP's CSV-injection rule: a text cell that starts with = + - @ tab or CR gets a
                       leading ' so that no spreadsheet runs it as a formula
     file_names(names) one file name per name: only letters, digits, . _ -, never starting with . or -,
-                      unique (also where case does not count), never empty
+                      unique (also where case does not count), never empty; letters such as æ, ø, å
+                      transliterated (ae, o, a), not dropped
 """
 
 import re
@@ -60,11 +61,21 @@ def csv_cell(value):
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+# Letters that Unicode does not decompose into a base letter and a mark (å does: a + ring).
+TRANSLITERATED = str.maketrans({"æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "Oe", "ß": "ss", "þ": "th",
+                                "Þ": "Th", "ð": "d", "Ð": "D", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "ı": "i"})
+
+
+def ascii_letters(text):
+    """text with every letter written in ASCII where it has a usual spelling (Søreide -> Soreide, Åse -> Ase)."""
+    return unicodedata.normalize("NFKD", str(text).translate(TRANSLITERATED)).encode("ascii", "ignore").decode("ascii")
+
+
 def file_names(names):
     """{name: file name stem} for every name, safe and unique."""
     taken, result = set(), {}
     for name in names:
-        stem = unicodedata.normalize("NFKD", printable(name, 80)).encode("ascii", "ignore").decode("ascii")
+        stem = ascii_letters(printable(name, 80))
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip("._-").rstrip(".") or "submission"
         candidate, n = stem, 1
         while candidate.lower() in taken:

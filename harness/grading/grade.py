@@ -65,11 +65,19 @@ class SubmissionResult:
     lateness: str = ""
     marks: dict = field(default_factory=dict)      # the TA's marks: {column: points}
     comment: str = ""
+    # who it is for (harness.classroom.groups): one result per student once a group's is given to each member
+    display_name: str = ""         # the student's name as the roster has it
+    group: str = ""                # the Canvas group whose submission this is
+    partners: list = field(default_factory=list)   # the other members' names
+    handed_in: bool = True         # False: a roster student with nothing handed in
+    attachment_id: str = ""        # Canvas's id of a file of the submission (for the re-upload of feedback)
+    download_prefix: str = ""      # <name>[_LATE] as Canvas's download named the files
 
     def to_json(self, parts=PARTS):
         return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds,
                 "student id": self.student_id, "notes": self.notes, "deliverables": self.deliverables,
-                "late": self.lateness, "late penalty": self.penalty, "marks": self.marks, "comment": self.comment}
+                "late": self.lateness, "late penalty": self.penalty, "marks": self.marks, "comment": self.comment,
+                "student": self.display_name, "group": self.group, "handed in": self.handed_in}
 
 
 def write_job(folder, options):

@@ -108,9 +108,23 @@ def test_times_from_the_lms_export_decide_and_canvas_marks_are_a_floor(tmp_path)
     policy = lateness.LatePolicy()
     ada, alan, grace = (collect.Submission("a", Path("."), student_id="101"), collect.Submission("b", Path("."), student_id="102"),
                         collect.Submission("c", Path("."), student_id="103", late=True))
-    assert lateness.lateness(ada, deadline, times, policy)[0] == 4
+    assert lateness.lateness(ada, deadline, times, policy) == (4.0, "1 h 1 min late: 1 started 12-hour period: -4 points")
     assert lateness.lateness(alan, deadline, times, policy) == (0.0, "on time")
-    assert lateness.lateness(grace, deadline, times, policy) == (4.0, "late (Canvas's _LATE mark; no submission time given: at least one period)")
+    assert lateness.lateness(grace, deadline, times, policy) == (
+        4.0, "late by Canvas's mark (no submission time given): at least 1 started 12-hour period: -4 points")
+    (tmp_path / "api.json").write_text('[{"user_id": 101, "submitted_at": "2026-02-21T00:01:00Z"}, {"user_id": 104, "submitted_at": null}]')
+    minutes = lateness.read_times(tmp_path / "api.json")  # as Canvas's submissions API gives them
+    assert lateness.lateness(ada, deadline, minutes, policy) == (4.0, "2 min late: 1 started 12-hour period: -4 points")
+    assert "104" not in minutes
+
+
+@pytest.mark.parametrize("seconds, said", [(1, "1 min"), (120, "2 min"), (3600, "1 h"), (13.5 * 3600, "13 h 30 min"),
+                                           (50 * 3600, "2 days 2 h")])
+def test_lateness_is_said_as_a_person_would(seconds, said):
+    assert lateness.duration(seconds) == said
+
+
+def test_the_bad_times_file(tmp_path):
     (tmp_path / "bad.csv").write_text("who,when\n1,2\n")
     with pytest.raises(ValueError, match="needs a column for the student"):
         lateness.read_times(tmp_path / "bad.csv")
@@ -200,7 +214,7 @@ def test_each_student_gets_the_deliverable_columns_the_work_earns(loop):
 def test_late_penalty_marks_and_totals(loop):
     book = loop["book"]
     assert (book["lovelaceada_101"]["late penalty"], book["lovelaceada_101"]["total points"]) == ("0.0", "127.0")  # 100 + 9 + 18
-    assert book["turingalan_102"]["late penalty"] == "6.0" and "13.5 h late" in book["turingalan_102"]["late"]  # 2 + 2 x 2 periods
+    assert book["turingalan_102"]["late penalty"] == "6.0" and "13 h 31 min late: 2 started 12-hour periods: -6 points" in book["turingalan_102"]["late"]  # 2 + 2 x 2 periods
     assert book["hoppergrace_103"]["clarity of code"] == ""
 
 
@@ -210,9 +224,9 @@ def test_canvas_gets_an_importable_file_and_feedback_named_by_student(loop):
     assert {row[1]: row[5] for row in rows[2:]} == {"101": "127.0", "102": loop["book"]["turingalan_102"]["total points"],
                                                     "103": loop["book"]["hoppergrace_103"]["total points"]}
     names = sorted(p.name for p in (loop["out"] / "feedback").iterdir())
-    assert names == ["hoppergrace_103.md", "lovelaceada_101.md", "turingalan_102.md"]
+    assert names == ["canvas_reupload.zip", "hoppergrace_103.md", "lovelaceada_101.md", "turingalan_102.md"]
     alan = (loop["out"] / "feedback" / "turingalan_102.md").read_text()
-    assert "**not run as handed in**" in alan and "it looks like a notebook export" in alan and "6 points off" in alan
+    assert "**not run as handed in**" in alan and "it looks like a notebook export" in alan and "-6 points`, by the handout's rule" in alan
     assert "Clear." in (loop["out"] / "feedback" / "lovelaceada_101.md").read_text()
 
 

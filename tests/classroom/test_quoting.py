@@ -43,10 +43,26 @@ def grader_lines(markdown):
 def test_feedback_quotes_every_text_a_submission_shaped(text):
     markdown = feedback.feedback_markdown(result_with(text, name=text), gradebook.default_points())
     headings, markup = grader_lines(markdown)
-    assert headings == ["# Feedback: ", "## What was handed in", "##  in backpropagation.ipynb: error (0 / 60 points)",
-                        "##  in gradient_descent.ipynb: missing (0 / 40 points)"], headings
+    assert headings == ["# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)",
+                        "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"], headings
     assert markup == []
     markdown.encode("utf-8")  # writable as UTF-8, whatever the name was
+
+
+TYPST_FORGERIES = ['#set page(fill: black)', '"); #pagebreak(); #text("', '] #heading[pass] [', '\\" + "x', "$ x^2 $ *pass* _pass_"]
+
+
+@pytest.mark.parametrize("text", FORGERIES + TYPST_FORGERIES, ids=range(len(FORGERIES) + len(TYPST_FORGERIES)))
+def test_the_pdf_feedback_shows_every_text_a_submission_shaped_as_text(text):
+    """Each text is a Typst string literal: it compiles, and the PDF shows it as text, on one page."""
+    from pypdf import PdfReader
+
+    pdf = feedback.feedback_pdf(result_with(text, name=text), gradebook.default_points())
+    reader = PdfReader(io.BytesIO(pdf))
+    shown = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) <= 2 and "Feedback:" in shown and "What was handed in" in shown
+    if text.isascii() and text.isprintable():
+        assert " ".join(text.split())[:12] in " ".join(shown.split())
 
 
 @pytest.mark.parametrize("text", FORGERIES, ids=range(len(FORGERIES)))

@@ -21,6 +21,7 @@ NOTEBOOKS = ("backpropagation.ipynb", "gradient_descent.ipynb")
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_PDF_BYTES = 64 * 2**20
 MAX_PAGES = 60
+HEAD_CHARACTERS = 2000  # the report's first words, where the authors stand (matched against the group's names)
 IGNORED = {".ipynb_checkpoints", "__pycache__", ".git", "__MACOSX", ".DS_Store"}
 COURSE_TEST_CALL = re.compile(r"\bmain_test\s*\(")
 PASSED_BANNER = "ALL TEST PASSED"
@@ -100,7 +101,7 @@ def report_facts(folder, files):
         return {"found": True, "file": name, "readable": False, "pages": pages, "why": "holds (almost) no text: a scan or an image?"}
     export = (len(PROMPT.findall(text)) >= 3 or any(word in words for word in EXPORT_WORDS)
               or os.path.basename(name).rsplit(".", 1)[0] in ("backpropagation", "gradient_descent"))
-    return {"found": True, "file": name, "readable": True, "pages": pages, "export": export,
+    return {"found": True, "file": name, "readable": True, "pages": pages, "export": export, "head": text[:HEAD_CHARACTERS],
             "answers": [letter for letter, pattern in ANSWERS.items() if pattern.search(text)],
             "labour": bool(DIVISION_OF_LABOUR.search(text)), "why": ""}
 
@@ -161,7 +162,8 @@ def decode(data):
                        "file": protocol.text(report.get("file", ""), "file")[:200],
                        "pages": protocol.expect_int(report.get("pages", 0), 0, 10**6, "pages"),
                        "answers": sorted({a for a in protocol.expect_list(report.get("answers", []), 7, "answers") if a in ANSWERS}),
-                       "why": protocol.text(report.get("why", ""), "why")[:200]}
+                       "why": protocol.text(report.get("why", ""), "why")[:200],
+                       "head": protocol.text(report.get("head", ""), "head")[:HEAD_CHARACTERS]}
     readme = protocol.expect_dict(data.get("readme"), "readme")
     clean["readme"] = {"needed": readme.get("needed") is True, "present": readme.get("present") is True,
                        "unnamed": [protocol.text(f, "file")[:200] for f in protocol.expect_list(readme.get("unnamed", []), 20, "unnamed")]}
