@@ -107,8 +107,8 @@ def test_forged_feedback_and_terminal_lines_stay_data(graded):
     text = next(graded["out"].joinpath("feedback").glob("f01_forges_the_feedback.md")).read_text()
     outside_code = __import__("re").sub(r"(`+)(?s:.*?)\1", "", text)
     assert [line for line in outside_code.splitlines() if line.startswith("#")] == [
-        "# Feedback: ", "## What was handed in", "##  in backpropagation.ipynb: error (0 / 60 points)",
-        "##  in gradient_descent.ipynb: missing (0 / 40 points)"]
+        "# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)",
+        "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"]
     assert "<" not in outside_code and "\x1b" not in text
     assert "\x1b" not in graded["result"].stdout and "\n# Feedback" not in graded["result"].stdout
 
@@ -160,7 +160,7 @@ def test_a_course_style_notebook_is_judged_with_its_own_net_inside_the_sandbox_t
 def test_json_has_the_documented_shape(graded):
     for v in graded["verdicts"].values():
         assert set(v) == {"submission", "backpropagation", "sgd", "seconds", "student id", "notes", "deliverables", "late",
-                          "late penalty", "marks", "comment"}
+                          "late penalty", "marks", "comment", "student", "group", "handed in"}
         for part in ("backpropagation", "sgd"):
             assert v[part]["status"] in {"pass", "fail", "error", "missing", "timeout"} and v[part]["message"]
             if v[part]["status"] in ("pass", "fail") and "failures" in v[part]:
