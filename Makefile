@@ -47,11 +47,14 @@ release: $(INSTALLED)
 
 # Grade SUBMISSIONS (Canvas's "Download Submissions" as it comes, folder or .zip; or one sub-folder or .zip
 # per submission): the table on stdout, and in GRADED/ the gradebooks (detailed, and Canvas's import file),
-# one feedback file per student, the full verdicts, and marks.csv for the TA's marks (a template the first
-# time; fill it in and grade again to merge them). GRADE_OPTIONS: more options of grade, for example
-# "--deadline 2026-02-20T23:59 --times times.csv --roster canvas_gradebook.csv --assignment 'Project 1 (123456)'".
+# one feedback file per student (and canvas_reupload.zip), the full verdicts, marks.csv for the TA's marks (a
+# template the first time; fill it in and grade again to merge them), the class overview, the similarity report,
+# and run.json (grading again says whose points changed and why, and keeps the previous gradebooks).
+# GRADE_OPTIONS: more options of grade, for example "--groups groups.csv --roster roster.csv
+# --deadline 2026-02-20T23:59 --times times.json --assignment 'Project 1 (123456)'".
 SUBMISSIONS ?= submissions
 GRADED ?= graded
 grade: $(INSTALLED)
 	$(PY) tests_backpropagation.py grade $(SUBMISSIONS) --csv $(GRADED)/gradebook.csv --canvas-csv $(GRADED)/canvas.csv \
-		--feedback $(GRADED)/feedback --json $(GRADED)/verdicts.json --marks $(GRADED)/marks.csv $(GRADE_OPTIONS)
+		--feedback $(GRADED)/feedback --json $(GRADED)/verdicts.json --marks $(GRADED)/marks.csv \
+		--overview $(GRADED)/overview.html --similarity $(GRADED)/similarity.html --record $(GRADED)/run.json $(GRADE_OPTIONS)

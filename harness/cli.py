@@ -10,6 +10,7 @@ verdicts), not the release: release says so there.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -73,6 +74,21 @@ def _grade_parser(options, manual_default):
                         help="what a roster student who handed in nothing gets in the gradebooks (default %(default)s)")
     output.add_argument("--feedback", metavar="DIR", help="feedback per student: <name>_<user id>.md, and canvas_reupload.zip "
                                                           "(a PDF each, for Canvas's Re-Upload Submissions)")
+    lecturer = parser.add_argument_group("the lecturer's view")
+    lecturer.add_argument("--similarity", metavar="HTML", help="compare the code students wrote across the class (and with "
+                                                               "--reference-corpus), by copydetect; the pairs above the threshold, "
+                                                               "their shared code highlighted, in this report; a gradebook column")
+    lecturer.add_argument("--reference-corpus", metavar="DIR", help="earlier years' submissions and public solutions (.ipynb, .py) "
+                                                                  "to compare with")
+    lecturer.add_argument("--template", metavar="DIR", help="the code handed out (notebooks, .py), never counted as copied "
+                                                          "(default: this project's student version)")
+    lecturer.add_argument("--similarity-threshold", metavar="FRACTION", type=float, default=None,
+                          help="the share of code two submissions must have in common to be listed (default: the measured one)")
+    lecturer.add_argument("--overview", metavar="HTML", help="the class at a glance: points, pass rates, mistakes by cause, "
+                                                            "deliverables, lateness, similar pairs")
+    lecturer.add_argument("--record", metavar="JSON", help="what produced this run (harness version, options, each submission's "
+                                                           "content hash); grading again says whose points changed and why, "
+                                                           "and keeps the previous gradebooks")
     points = parser.add_argument_group("points")
     points.add_argument("--points", metavar="RUBRIC", default=",".join(f"{p.key}={p.points:g}" for p in options.parts),
                         help="points per graded part (default %(default)s)")
@@ -108,6 +124,7 @@ def grade(argv):
         from harness.classroom.groups import assign, authors_missing, by_student, read_groups
         from harness.grading.sandbox import bubblewrap as sandbox
         from harness.classroom.feedback import print_table, write_feedback
+        from harness.classroom.record import content_hash, keep_previous
     except ImportError:
         print(TEACHER_ONLY.format(command="grade"), file=sys.stderr)
         return 2
@@ -157,8 +174,13 @@ def grade(argv):
         if not submissions:
             print(f"No submissions in {str(args.submissions_dir)!r}.", file=sys.stderr)
         submissions, class_notes = assign(submissions, groups)
+        step = timer()
         results = grading.grade_all(submissions, options, on_done=progress(len(submissions)),
                                     on_note=lambda text: print(f"Note: {text}.", file=sys.stderr))
+        print(f"Graded {len(submissions)} submission(s) in {step():.0f} s.", file=sys.stderr)
+        for submission, result in zip(submissions, results):
+            result.content = content_hash(submission.folder)
+        pairs = similar_pairs(submissions, groups, args) if args.similarity else []
     for submission, result in zip(submissions, results):
         result.penalty, result.lateness = lateness.lateness(submission, deadline, times, policy)
     problems = class_notes + (gradebook.merge_marks(results, args.marks, manual) if args.marks else [])
@@ -167,9 +189,103 @@ def grade(argv):
         missing_authors = authors_missing(student)
         if missing_authors:
             student.notes.append(f"the report's first page does not name {', '.join(missing_authors)}: the handout asks for both authors")
+    if args.similarity:
+        best = {}
+        for pair in pairs:
+            for one, other in ((pair["a"], pair["b"]), (pair["b"], pair["a"])):
+                if pair["similarity"] > best.get(one, (0, ""))[0]:
+                    best[one] = (pair["similarity"], other)
+        for student in students:
+            found = best.get(student.name) if student.handed_in else None
+            student.similarity = f"{found[0]:.2f} with {found[1]}" if found else ""
+    previous = read_record(args.record)
+    if previous:
+        kept = keep_previous([args.csv, args.canvas_csv, args.json], previous)
+        problems.append(f"the previous run's outputs are kept as {', '.join(kept)}" if kept else "the previous run wrote no gradebook")
     code = write_outputs(students, args, points, manual, roster, problems, print_table, gradebook, write_feedback)
+    if args.overview:
+        step = timer()
+        try:
+            from harness.classroom.overview import overview_html
+
+            Path(args.overview).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.overview).write_text(overview_html(students, points, pairs, args.proportional,
+                                                         similarity_report=os.path.relpath(args.similarity, Path(args.overview).parent)
+                                                         if args.similarity else None), encoding="utf-8")
+            print(f"Overview written to {args.overview} in {step():.1f} s.", file=sys.stderr)
+        except (OSError, ValueError) as error:
+            print(f"Note: {args.overview} could not be written ({error}).", file=sys.stderr)
+    if args.record:
+        write_record(args, students, points, previous, gradebook)
     print(summary(students, submissions, manual, args), file=sys.stderr)
     return code
+
+
+def timer():
+    import time
+
+    start = time.perf_counter()
+    return lambda: time.perf_counter() - start
+
+
+def similar_pairs(submissions, groups, args):
+    """The pairs above the threshold (harness.classroom.similarity, in a child with limits), said on stderr."""
+    from harness.classroom.similarity import THRESHOLD, compare_in_child, notebook_code
+
+    template = []
+    if args.template:
+        from harness.classroom.similarity import corpus_files
+
+        template = [notebook_code(path) for _, path in corpus_files(args.template)]
+    else:
+        try:  # this project's student version: what the course hands out
+            from harness.release import NOTEBOOKS, PROJECT_ROOT, student_notebook
+
+            template = ["\n\n".join(c.source for c in student_notebook(PROJECT_ROOT / name)[0].cells if c.cell_type == "code")
+                        for name in NOTEBOOKS]
+        except (ImportError, OSError):
+            template = []
+    partners = [(a.name, b.name) for a in submissions for b in submissions
+                if a is not b and a.student_id and groups.get(a.student_id) is not None
+                and groups.get(a.student_id) is groups.get(b.student_id)]
+    step = timer()
+    Path(args.similarity).parent.mkdir(parents=True, exist_ok=True)
+    found = compare_in_child([(s.name, s.folder) for s in submissions if not s.error], template, args.reference_corpus,
+                             args.similarity_threshold or THRESHOLD, partners, report=str(Path(args.similarity).resolve()))
+    if "failed" in found:
+        print(f"Note: the similarity check could not run: {found['failed']}.", file=sys.stderr)
+        return []
+    print(f"Similarity: {len(submissions)} submission(s) compared in {step():.0f} s; {len(found['pairs'])} pair(s) above "
+          f"{args.similarity_threshold or THRESHOLD:g}" + (f", in {args.similarity}" if found["report"] else "") + ".", file=sys.stderr)
+    return found["pairs"]
+
+
+def read_record(path):
+    if not path or not Path(path).exists():
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def write_record(args, students, points, previous, gradebook):
+    from harness.classroom.record import changes, make_record
+
+    totals = [gradebook.total_cell(s, points, args.proportional, missing=args.missing) for s in students]
+    options = {key: value for key, value in vars(args).items() if key not in ("json", "csv", "canvas_csv", "feedback", "overview",
+                                                                              "similarity", "record", "marks")}
+    record = make_record(students, totals, options)
+    if previous:
+        said = changes(previous, record)
+        print("Since the previous run: " + ("nothing changed." if not said else ""), file=sys.stderr)
+        for sentence in said:
+            print(f"- {sentence}", file=sys.stderr)
+    try:
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"Note: {args.record} could not be written ({error}).", file=sys.stderr)
 
 
 def nothing_handed_in(grading, user_id, name):

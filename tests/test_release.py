@@ -177,7 +177,8 @@ def test_make_grade_writes_gradebook_feedback_and_verdicts_into_one_folder():
                              cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
     command = " ".join(dry_run.replace("\\\n", " ").split())
     assert ("tests_backpropagation.py grade collected --csv out/gradebook.csv --canvas-csv out/canvas.csv --feedback out/feedback "
-            "--json out/verdicts.json --marks out/marks.csv --proportional") in command, command
+            "--json out/verdicts.json --marks out/marks.csv --overview out/overview.html --similarity out/similarity.html "
+            "--record out/run.json --proportional") in command, command
 
 
 LEAKY = PROJECT_ROOT / "tests" / "fixtures" / "leaky"

@@ -134,7 +134,7 @@ def write_gradebook(results, path, points, proportional=False, parts=PARTS, manu
     for part in parts:
         header += [part.key, f"{part.key} passed"]
     header += [f"{part.key} points" for part in parts] + handed_in + list(manual)
-    header += ["late", "late penalty", "total points", "notes", "seconds"]
+    header += ["late", "late penalty", "total points", "similarity", "notes", "seconds"]
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(header)
@@ -147,8 +147,8 @@ def write_gradebook(results, path, points, proportional=False, parts=PARTS, manu
             row += [earned[part.key] for part in parts]
             row += list(deliverable_columns(result.deliverables).values())
             row += [result.marks.get(column, "") for column in manual]
-            row += [result.lateness, result.penalty, total_cell(result, points, proportional, parts, missing), "; ".join(result.notes),
-                    result.seconds]
+            row += [result.lateness, result.penalty, total_cell(result, points, proportional, parts, missing), result.similarity,
+                    "; ".join(result.notes), result.seconds]
             writer.writerow([csv_cell(value) for value in row])
 
 

@@ -72,6 +72,8 @@ class SubmissionResult:
     handed_in: bool = True         # False: a roster student with nothing handed in
     attachment_id: str = ""        # Canvas's id of a file of the submission (for the re-upload of feedback)
     download_prefix: str = ""      # <name>[_LATE] as Canvas's download named the files
+    content: str = ""              # a hash of the staged files (harness.classroom.record): a new upload changes it
+    similarity: str = ""           # the most similar other submission, where the class was compared
 
     def to_json(self, parts=PARTS):
         return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds,
