@@ -1,6 +1,7 @@
 """The command line: `python tests_backpropagation.py [check [FOLDER] | grade SUBMISSIONS_DIR ... | release OUT_DIR ...]`.
 
     check      this folder's (or FOLDER's) notebooks graded as the grader grades them; exit 0 when both parts pass
+    report     build report/report.pdf from report/report.typ and check it as the grader will
     grade      a folder of submissions, each in a sandbox (the teacher's; see README "For teachers")
     release    the student version (the teacher's)
 
@@ -46,7 +47,9 @@ def check(argv):
     with tempfile.TemporaryDirectory(prefix="inf265-check-") as stage:
         submissions = collect.collect_one(folder, Path(stage))
         [result] = grading.grade_all(submissions, options)
-    lines = feedback_markdown(result).splitlines()
+    from harness.classroom.gradebook import default_points
+
+    lines = feedback_markdown(result, default_points()).splitlines()  # the words and points grade's feedback gives
     print("\n".join([f"# Check of {folder.resolve()}: what the grader gives these notebooks", *lines[1:]]))
     statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in options.parts)
     print(f"As graded: {statuses}.")
@@ -385,7 +388,38 @@ def release(argv):
     return 0
 
 
-COMMANDS = {"check": check, "grade": grade, "release": release}
+def report(argv):
+    """Build FOLDER/report/report.typ into report.pdf beside it, then say whether the grader's deliverable
+    check would accept it (readable, not a notebook export, answers (a)-(g), division of labour)."""
+    import typst
+
+    from harness.classroom.feedback import deliverable_lines, markdown
+    from harness.grading.parts import deliverables
+
+    parser = argparse.ArgumentParser(prog="python tests_backpropagation.py report",
+                                     description="Build report/report.pdf from report/report.typ and check it as the grader will.")
+    parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent.parent), metavar="FOLDER")
+    args = parser.parse_args(argv)
+    source = Path(args.folder) / "report" / "report.typ"
+    if not source.is_file():
+        print(f"Cannot build the report: {source} does not exist; write your report there (the student version holds a template).",
+              file=sys.stderr)
+        return 2
+    try:
+        typst.compile(str(source), output=str(source.with_suffix(".pdf")), root=str(source.parent), ignore_system_fonts=True)
+    except Exception as error:  # typst's messages say the line
+        print(f"Cannot build the report: typst says {error}", file=sys.stderr)
+        return 2
+    facts = deliverables.report_facts(str(Path(args.folder)), [os.path.join("report", "report.pdf")])
+    print(f"Wrote {source.with_suffix('.pdf')}.")
+    print(markdown([("li", line) for line in deliverable_lines({"notebooks": {}, "report": facts,
+                                                                 "readme": {"needed": False}})]).rstrip())
+    fine = (facts.get("readable") and not facts.get("export") and not facts.get("template") and len(facts.get("answers", [])) == 7
+            and facts.get("labour"))
+    return 0 if fine else 1
+
+
+COMMANDS = {"check": check, "grade": grade, "release": release, "report": report}
 
 
 def main(argv):

@@ -2,14 +2,18 @@
 
     python tests_backpropagation.py release OUT_DIR [--edition 2023]      (make release OUT=... EDITION=...)
 
-In the solution notebooks, the lines a student writes stand between `# BEGIN SOLUTION` and
-`# END SOLUTION`; cells tagged `solution` exist only in the solution (the derivations, the backward
-rules, the results for the report). The release:
+In the solution notebooks, every cell says what it is by a tag: `given` (what the course gives: the
+settings, the data, the checks the student runs), `task` (what the student writes: the instructions,
+and code cells whose lines the student writes stand between `# BEGIN SOLUTION` and `# END SOLUTION`),
+or `solution` (exists only in the solution: the derivations, the results and what they mean, the
+extension). A cell that says neither is refused: no text reaches the student version unless the
+teacher said it may. The release:
 * replaces every marked region by `# YOUR CODE HERE` and a NotImplementedError naming the function,
   keeping its signature and docstring;
 * drops solution-only cells, every output and execution count;
 * copies what RELEASED lists, each for its reason: the checks (which judge with autograd and finite
-  differences only) and the helpers the notebooks import;
+  differences only) and the helpers the notebooks import; and what HANDOUT lists, the student's
+  README and report template;
 * refuses when anything of the solution reached OUT_DIR: a solution line (leaked_lines), a function
   that computes a MyNet's gradients by hand or does SGD's update (solutions_in, by calling every
   released function), or the backward recurrence or SGD's update written out (recurrences_in).
@@ -49,8 +53,13 @@ RELEASED = {
 # The grader's modules are read for solutions as text (recurrences_in, leaked_lines) but not called:
 # they start processes, signal them and lock autograd away, which the scanner must not do to itself.
 NOT_CALLED = ("harness.grading", "harness.classroom")
+HANDOUT = {  # what only the student version holds: {path in the project: path in the release}
+    "handout/README.md": "README.md",
+    "handout/report.typ": "report/report.typ",
+}
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG = "solution"
+ROLES = ("given", "task", SOLUTION_TAG)
 MIN_LEAK_LENGTH = 20  # shorter lines (`return losses`, `else:`) are not the solution's own
 TEXT_SUFFIXES = (".py", ".ipynb", ".txt", ".md", ".json")
 
@@ -90,7 +99,8 @@ def stub_regions(source):
         if stripped == END:
             if inside is None:
                 raise ReleaseError(f"{END} without {BEGIN} (near {owner})")
-            out += [f"{inside}# YOUR CODE HERE", f'{inside}raise NotImplementedError("write {owner}: see the instructions above")']
+            what = f"write {owner}" if owner != "this function" else "write this step"
+            out += [f"{inside}# YOUR CODE HERE", f'{inside}raise NotImplementedError("{what}: see the instructions above")']
             inside = None
             continue
         (removed if inside is not None else out).append(line)
@@ -117,8 +127,15 @@ def student_notebook(path, edition="default"):
     if edition != "default":
         set_edition(notebook, edition)
     cells, solution = [], []
-    for cell in notebook.cells:
-        if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+    for number, cell in enumerate(notebook.cells, start=1):
+        roles = [tag for tag in cell.get("metadata", {}).get("tags", []) if tag in ROLES]
+        if len(roles) != 1:
+            raise ReleaseError(f"cell {number} of {Path(path).name} ({cell.source.strip()[:60]!r}) is tagged "
+                               f"{' and '.join(roles) or 'neither'} of {', '.join(ROLES)}: say whether the course gives it, "
+                               "the student writes it, or it is the solution's only")
+        if (BEGIN in cell.source) != (roles[0] == "task" and cell.cell_type == "code" and BEGIN in cell.source):
+            raise ReleaseError(f"cell {number} of {Path(path).name} holds {BEGIN} but is tagged {roles[0]}: tag it task")
+        if SOLUTION_TAG in roles:
             solution += cell.source.splitlines()
             continue
         if cell.cell_type == "code":
@@ -289,7 +306,7 @@ def release(out_dir, project=PROJECT_ROOT, edition="default"):
         notebook, removed = student_notebook(project / name, edition)
         nbformat.write(notebook, out_dir / name)
         solution += removed
-    for source, target in released_files(project):
+    for source, target in released_files(project) + [(project / source, Path(target)) for source, target in HANDOUT.items()]:
         (out_dir / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, out_dir / target)
     problems = [f"the solution line {line!r}" for line in leaked_lines(out_dir, solution, project)[:3]]

@@ -3,6 +3,7 @@ gradebook. The round trip: released -> error, solution -> pass, stubs filled wit
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,8 @@ def loop(tmp_path_factory):
 
 def test_round_trip_statuses(loop):
     statuses = {name: (v["backpropagation"]["status"], v["sgd"]["status"]) for name, v in loop["verdicts"].items()}
-    assert statuses == {"released": ("error", "error"), "solution": ("pass", "pass"), "filled_in": ("pass", "pass")}
+    # the untouched student version: its stubs raise NotImplementedError, which is "missing", never the harness's error
+    assert statuses == {"released": ("missing", "missing"), "solution": ("pass", "pass"), "filled_in": ("pass", "pass")}
     assert "NotImplementedError: write backpropagation" in loop["verdicts"]["released"]["backpropagation"]["message"]
     assert "NotImplementedError: write train_manual_update" in loop["verdicts"]["released"]["sgd"]["message"]
 
@@ -127,7 +129,7 @@ def test_gradebook_opens_as_a_table(loop):
 
 def test_feedback_names_the_cause_and_how_to_reproduce(loop):
     text = (loop["out"] / "feedback" / "released.md").read_text()
-    assert text.startswith("# Feedback: `released`") and "## `backpropagation` in backpropagation.ipynb: error" in text
+    assert text.startswith("# Feedback: `released`") and "## `backpropagation` in backpropagation.ipynb: missing" in text
     assert "NotImplementedError" in text
     assert "(60 / 60 points)" in (loop["out"] / "feedback" / "solution.md").read_text()
 
@@ -228,3 +230,87 @@ def test_the_students_copy_checks_as_the_grader_grades_and_cannot_grade(loop, tm
     assert "52 / 52: ALL TEST PASSED :)" in filled.stdout and "4 / 4: ALL TEST PASSED :)" in filled.stdout
     released = run("release", str(tmp_path / "again"))
     assert released.returncode == 2 and "the teacher's command" in released.stderr
+
+
+# --- the student version is the course's assignment (issue 32) -----------------------------------------------
+
+def _sentences(text):
+    """The sentences of a text (40 characters or more), white space folded: what a result's interpretation is made of."""
+    return {s.strip() for s in re.split(r"(?<=[.:;!?])\s+", " ".join(text.split())) if len(s.strip()) >= 40}
+
+
+@pytest.mark.parametrize("edition", ["default", "2023"])
+def test_the_student_version_holds_tasks_and_stubs_only(edition):
+    """Of the solution's own text (its solution-only cells, its marked code), what reaches the student
+    version is counted: nothing. Every released cell is given or a task; every task's code is a stub."""
+    from harness.release import student_notebook
+
+    reached, solution_sentences = [], 0
+    for name in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        solution = nbformat.read(PROJECT_ROOT / name, as_version=4)
+        released, withheld = student_notebook(PROJECT_ROOT / name, edition)
+        released_text = " ".join(" ".join(cell.source.split()) for cell in released.cells)
+        only = [cell.source for cell in solution.cells if "solution" in cell.metadata.get("tags", [])]
+        sentences = set().union(*(_sentences(text) for text in only)) - set().union(
+            *(_sentences(c.source) for c in released.cells))  # a sentence the course's text also says is everybody's
+        solution_sentences += len(sentences)
+        reached += [s for s in sentences if s in released_text]
+        reached += [line.strip() for line in withheld if len(line.strip()) >= 20 and line.strip() in released_text
+                    and not any(line.strip() in c.source for c in solution.cells if "given" in c.metadata.get("tags", []))]
+        for cell in released.cells:
+            roles = set(cell.metadata.get("tags", [])) & {"given", "task", "solution"}
+            assert roles in ({"given"}, {"task"}), (name, cell.source[:80])
+            if cell.cell_type == "code" and roles == {"task"}:
+                assert "raise NotImplementedError(" in cell.source and BEGIN not in cell.source, cell.source[:200]
+        tasks = [c.source for c in released.cells if c.cell_type == "markdown" and "**Task.**" in c.source]
+        assert len(tasks) >= (2 if name == "backpropagation.ipynb" else 7), tasks
+    assert solution_sentences > 50 and reached == []
+
+
+def test_a_cell_that_says_neither_given_task_nor_solution_is_refused(tmp_path):
+    from harness.release import student_notebook
+
+    notebook = nbformat.read(PROJECT_ROOT / "gradient_descent.ipynb", as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("Our model reached 93% on test, better than ReLU alone."))
+    nbformat.write(notebook, tmp_path / "gradient_descent.ipynb")
+    with pytest.raises(ReleaseError, match="is tagged neither of given, task, solution"):
+        student_notebook(tmp_path / "gradient_descent.ipynb")
+
+
+def test_the_student_version_has_its_readme_and_report_template(loop):
+    readme = (loop["released"] / "README.md").read_text()
+    for words in ("python tests_backpropagation.py", "backpropagation.ipynb", "gradient_descent.ipynb", "report.pdf", "README.txt",
+                  "How it is graded", "Set up"):
+        assert words in readme, words
+    template = (loop["released"] / "report" / "report.typ").read_text()
+    assert all(f"== ({letter})" in template for letter in "abcdefg") and "Division of labour" in template
+
+
+def test_walkthrough_fill_run_build_check_and_grade_agree_and_pass(loop, tmp_path):
+    """A student's way: the student version, its stubs filled (with the solution's code), both notebooks
+    run top to bottom, the report template filled and built; `check` and `grade` then say the same, all pass."""
+    from nbclient import NotebookClient
+
+    student = tmp_path / "submissions" / "ada_and_alan"
+    shutil.copytree(loop["released"], student)
+    for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        fill_stubs(student / notebook, PROJECT_ROOT / notebook)
+        executed = nbformat.read(student / notebook, as_version=4)
+        NotebookClient(executed, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(student)}}).execute()
+        nbformat.write(executed, student / notebook)
+    template = student / "report" / "report.typ"
+    template.write_text(re.sub(r"_Replace this.*?_", "Ada Lovelace and Alan Turing answer this with care and evidence. " * 3,
+                               template.read_text(), flags=re.S))
+    run = lambda *argv: subprocess.run([sys.executable, "tests_backpropagation.py", *argv], cwd=student,
+                                       capture_output=True, text=True, timeout=600)
+    built = run("report")
+    assert built.returncode == 0 and "division-of-labour paragraph found" in built.stdout, built.stdout + built.stderr[-500:]
+    checked = run("check", "--timeout", "60")
+    assert checked.returncode == 0 and "As graded: backpropagation pass, sgd pass." in checked.stdout, checked.stdout[-2000:]
+    graded = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests_backpropagation.py"), "grade", str(tmp_path / "submissions"),
+                             "--feedback", str(tmp_path / "feedback"), "--timeout", "60"], capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0, graded.stderr[-1000:]
+    feedback_text = (tmp_path / "feedback" / "ada_and_alan.md").read_text()
+    # the same words for the parts and the deliverables: only the heading (whose it is) differs
+    assert checked.stdout.split("\n", 1)[1].split("As graded:")[0].strip() == feedback_text.split("\n", 1)[1].strip()
+    assert "not run" not in feedback_text and "answers found for every question (a)-(g)" in feedback_text

@@ -50,9 +50,12 @@ class CheckResult:
 
     @property
     def status(self):
-        """PASS; ERROR when every failure is the code raising; else FAIL."""
+        """PASS; MISSING when every failure is the student version's stub (NotImplementedError: nothing
+        written yet); ERROR when every failure is the code raising; else FAIL."""
         if self.passed:
             return Status.PASS
+        if self.failures and all(f.raised and "raised NotImplementedError" in f.cause for f in self.failures):
+            return Status.MISSING
         return Status.ERROR if self.failures and all(f.raised for f in self.failures) else Status.FAIL
 
     def summary(self):

@@ -102,7 +102,7 @@ def deliverable_lines(facts):
         else:
             lines.append(_text(f"{name}: ", ("strong", "not run as handed in"), ": ", code(notebook["why"]),
                                ". The handout asks for notebooks already run, outputs visible."))
-    bp_tests = facts["notebooks"]["backpropagation.ipynb"]["tests"]
+    bp_tests = facts["notebooks"].get("backpropagation.ipynb", {}).get("tests", [0, 0])
     if bp_tests[1]:
         lines.append(_text(f"The course's test cells showing their passing banner: {bp_tests[0]} / {bp_tests[1]}."))
     report = facts["report"]
@@ -115,6 +115,7 @@ def deliverable_lines(facts):
         lines.append(_text("Report ", code(report["file"]), f": {report['pages']} page(s)",
                            *(["; ", ("strong", "it looks like a notebook export"), ", which the handout does not accept as the report"]
                              if report["export"] else []),
+                           *(["; ", ("strong", "it still holds the template's \"Replace this\" lines")] if report.get("template") else []),
                            "; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}",
                            *(["; division-of-labour paragraph found."] if report["labour"] else ["; ", ("strong", "no division-of-labour paragraph found"), "."])))
     readme = facts["readme"]

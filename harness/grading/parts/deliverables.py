@@ -21,6 +21,7 @@ NOTEBOOKS = ("backpropagation.ipynb", "gradient_descent.ipynb")
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_PDF_BYTES = 64 * 2**20
 MAX_PAGES = 60
+TEMPLATE_PLACEHOLDER = "Replace this"  # the student version's report template says it where an answer goes
 HEAD_CHARACTERS = 2000  # the report's first words, where the authors stand (matched against the group's names)
 IGNORED = {".ipynb_checkpoints", "__pycache__", ".git", "__MACOSX", ".DS_Store"}
 COURSE_TEST_CALL = re.compile(r"\bmain_test\s*\(")
@@ -102,6 +103,7 @@ def report_facts(folder, files):
     export = (len(PROMPT.findall(text)) >= 3 or any(word in words for word in EXPORT_WORDS)
               or os.path.basename(name).rsplit(".", 1)[0] in ("backpropagation", "gradient_descent"))
     return {"found": True, "file": name, "readable": True, "pages": pages, "export": export, "head": text[:HEAD_CHARACTERS],
+            "template": TEMPLATE_PLACEHOLDER in " ".join(text.split()),
             "answers": [letter for letter, pattern in ANSWERS.items() if pattern.search(text)],
             "labour": bool(DIVISION_OF_LABOUR.search(text)), "why": ""}
 
@@ -158,6 +160,7 @@ def decode(data):
                                     "tests": [protocol.expect_int(n, 0, 10_000, "tests") for n in tests] if len(tests) == 2 else [0, 0]}
     report = protocol.expect_dict(data.get("report"), "report")
     clean["report"] = {"found": report.get("found") is True, "readable": report.get("readable") is True,
+                       "template": report.get("template") is True,
                        "export": report.get("export") is True, "labour": report.get("labour") is True,
                        "file": protocol.text(report.get("file", ""), "file")[:200],
                        "pages": protocol.expect_int(report.get("pages", 0), 0, 10**6, "pages"),
