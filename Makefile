@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.requirements-installed
-NOTEBOOKS := backpropagation.ipynb gradient_descent.ipynb
+NOTEBOOKS := backpropagation.ipynb gradient_descent.ipynb backward_rules.ipynb
 EDITION ?= default
 EDITION_DIR := report/editions/$(EDITION)
 

@@ -1,4 +1,4 @@
-"""The command line: `python tests_backpropagation.py [check [FOLDER] | grade SUBMISSIONS_DIR ... | release OUT_DIR ...]`.
+"""The command line: `python tests_backpropagation.py [check [FOLDER] | report [FOLDER] | grade SUBMISSIONS ... | release OUT_DIR ...]`.
 
     check      this folder's (or FOLDER's) notebooks graded as the grader grades them; exit 0 when both parts pass
     report     build report/report.pdf from report/report.typ and check it as the grader will

@@ -21,8 +21,7 @@ REQUIRED_KEYS = {"backpropagation": "backpropagation.ipynb", "search": "gradient
 REQUIRED_FIGURES = {
     "examples": "gradient_descent.ipynb", "train_validation": "gradient_descent.ipynb",
     "search_comparison": "gradient_descent.ipynb", "momentum_curves": "gradient_descent.ipynb",
-    "confusion_matrix": "gradient_descent.ipynb", "extension_activations": "gradient_descent.ipynb",
-    "extension_optimizers": "gradient_descent.ipynb",
+    "confusion_matrix": "gradient_descent.ipynb", "misclassified": "gradient_descent.ipynb",
 }
 
 

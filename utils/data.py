@@ -178,6 +178,15 @@ def _check_settings(image_size, val_fraction, dtype):
 
 # --- sources -----------------------------------------------------------------------------------
 
+def cifar10_source(root=None):
+    """In words, which CIFAR-10 load_cifar2 reads (for the report): the official archive (torchvision's
+    python batches) or an image-folder copy (CIFAR10_ROOT, JPEG files decoded with Pillow)."""
+    kind, path = _find_source(root)
+    if kind == "batches":
+        return "the official CIFAR-10 archive (torchvision's python batches)"
+    return "an image-folder copy of CIFAR-10 (JPEG files, decoded with Pillow), not torchvision's download"
+
+
 def _find_source(root):
     """Return ("folder" | "batches", path) for the first configured source."""
     if root is None:

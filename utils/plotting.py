@@ -52,6 +52,30 @@ def image_grid(x, y, classes, mean, std, per_class=6):
     return fig
 
 
+def misclassified_images(model, data, classes, per_class=6):
+    """The first per_class test images of each class that model gets wrong, un-normalised, one row per
+    true class (half a page wide); a row is shorter where fewer are wrong."""
+    import torch
+
+    with torch.no_grad():
+        predicted = model(data.x).argmax(dim=1)
+    wrong = predicted != data.y
+    side = (HALF_WIDTH - 0.4) / per_class
+    fig, axes = _subplots(len(classes), per_class, figsize=(HALF_WIDTH, len(classes) * side + 0.45), squeeze=False)
+    for label, name in enumerate(classes):
+        chosen = torch.nonzero(wrong & (data.y == label)).flatten()[:per_class]
+        for ax in axes[label]:
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        for ax, index in zip(axes[label], chosen):
+            image = data.x[index].cpu() * data.std[:, None, None] + data.mean[:, None, None]
+            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).double().numpy())
+        axes[label][0].set_ylabel(name)
+    fig.suptitle("Misclassified test images (row: the true class)")
+    return fig
+
+
 def learning_curves(curves, title):
     """curves: {label: {"loss": [...], "val_accuracy": [...]}} per epoch; two panels side by side."""
     fig, (left, right) = _subplots(1, 2, figsize=(FULL_WIDTH, 2.6))

@@ -4,7 +4,6 @@ named as the roster names them, in both gradebooks, with feedback of their own a
 Canvas attaches member for member."""
 
 import csv
-import io
 import json
 import re
 import subprocess
@@ -37,12 +36,7 @@ def report_naming(*user_ids):
     return reports.pdf("= INF265 Project 1\n\n" + " and ".join(first_last(u) for u in user_ids) + "\n\n" + reports.LABOUR + reports.ANSWERS)
 
 
-def zipped(files):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
+zipped = S.zip_bytes
 
 
 @pytest.fixture(scope="module")
