@@ -56,6 +56,13 @@ def test_every_route_to_autograd_is_found(source, found):
     assert found in [what for what, _ in forbidden_uses(ast.parse(source).body, "backpropagation")]
 
 
+def test_an_autograd_import_the_function_does_not_reach_is_no_use_of_it():
+    source = ("from torch.autograd import grad\nimport torch.autograd.functional as F\n"
+              "def reference(m, x, y):\n    return grad(m(x).sum(), [])\n"
+              "def backpropagation(m, t, p):\n    m.dL_dw[1] = (p - t).T @ m.a[0]")
+    assert forbidden_uses(ast.parse(source).body, "backpropagation") == []
+
+
 def test_a_definition_the_function_does_not_reach_is_read_only_for_what_runs_when_defined():
     source = "import torch\nclass Rule(torch.autograd.Function):\n    def backward(ctx, g):\n        return g.backward()\ndef backpropagation(m, t, p):\n    pass"
     assert forbidden_uses(ast.parse(source).body, "backpropagation") == []

@@ -138,9 +138,9 @@ def decode(envelope, cases, references):
 
 
 def read_source(context):
-    """(a fail Verdict when the source, the notebook and the .py modules it ships, uses autograd or
-    dynamic code that could hide it; an error Verdict when the grader cannot read the notebook; else
-    None, notes). Read in a child process with limits (source_check.check_in_child): what it cannot
+    """(a fail Verdict when the code backpropagation reaches (in the notebook and the .py modules it
+    ships) uses autograd; an error Verdict when the grader cannot read the notebook; else None, notes:
+    dynamic code is a note). Read in a child process with limits (source_check.check_in_child): what it cannot
     read within them is a note, and the runtime's verdict stands (the lockdown decides)."""
     found = check_in_child(context.notebook_path, context.folder, "backpropagation")
     if "failed" in found:
@@ -149,11 +149,14 @@ def read_source(context):
         return error(protocol.text(found["unreadable"], "why")[:300]), []
     uses = [(protocol.text(what, "use")[:100], line) for what, line in found.get("uses", [])[:100]
             if isinstance(line, int)]
-    if not uses:
-        return None, []
-    what = ", ".join(sorted({u for u, _ in uses})[:4])
-    return Verdict(Status.FAIL, f"backpropagation's code uses {what} (line {uses[0][1]} of its cell or module); autograd is "
-                                "not allowed, and dynamic code that could reach it cannot be checked: compute the gradients by hand."), []
+    autograd = [(what, line) for what, line in uses if what.startswith("autograd")]
+    dynamic = sorted({what for what, _ in uses if not what.startswith("autograd")})
+    notes = [f"the source uses {', '.join(dynamic[:3])}, which a reading cannot follow; the run, under the lockdown, decides"] if dynamic else []
+    if not autograd:
+        return None, notes
+    what = ", ".join(sorted({u for u, _ in autograd})[:4])
+    return Verdict(Status.FAIL, f"backpropagation's code uses {what} (line {autograd[0][1]} of its cell or module); autograd is "
+                                "not allowed: compute the gradients by hand."), []
 
 
 def judge(envelope, context):

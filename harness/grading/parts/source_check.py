@@ -1,7 +1,9 @@
 """Autograd and dynamic code in a submitted backpropagation, found by reading its source.
 
 A first, explanatory layer: the runtime decides (harness.grading.sandbox.lockdown makes autograd impossible
-where the function runs), this names what it finds. Runs in the grader, on the notebook's syntax
+where the function runs), this names what it finds. Autograd that the graded function reaches fails the
+part with its name; dynamic code alone (a computed getattr, globals(), exec) is a note, since ordinary
+right code uses it too and the lockdown holds whatever it reaches. Runs in the grader, on the notebook's syntax
 tree and the .py modules the submission ships; nothing is executed. What is read: every
 top-level statement the grader would run (imports, assignments, class bodies, decorators and defaults)
 and the bodies of the graded function and of every notebook function or class it reaches by name.
@@ -65,7 +67,8 @@ def _in_calls(node):
 def _names(node, calls_only=False):
     """(what, line) for every autograd or dynamic-code use inside node; autograd only where called
     when calls_only (a class deriving from torch.autograd.Function runs no autograd)."""
-    nodes = (_in_calls(node) + ([node] if isinstance(node, (ast.Import, ast.ImportFrom)) else [])) if calls_only else ast.walk(node)
+    # an import that runs is no use of autograd by itself: a name it binds counts where the function reaches it
+    nodes = _in_calls(node) if calls_only else ast.walk(node)
     for child in nodes:
         if isinstance(child, ast.Name):
             if child.id in AUTOGRAD_NAMES:
