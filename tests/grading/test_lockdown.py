@@ -12,8 +12,11 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 PRELUDE = """
-import sys, torch
+import importlib, sys, torch
 from harness.grading.sandbox import lockdown
+from harness.grading.sandbox.worker import ALWAYS_PREIMPORTED  # as the worker imports them before the lockdown
+for name in ALWAYS_PREIMPORTED:
+    importlib.import_module(name)
 w = torch.randn(3, 3, dtype=torch.float64)
 """
 
@@ -39,7 +42,7 @@ ROUTES = {
     "a thread through threading's own reference": "import threading\nthreading._start_new_thread(print, ())",
     "_thread reloaded": "import importlib, _thread\nimportlib.reload(_thread).start_new_thread(print, ())",
     "the garbage collector": "import gc\n[o for o in gc.get_objects() if getattr(o, '__name__', '') == '_set_grad_enabled']",
-    "frames": "import sys\nsys._getframe(0).f_globals",
+    "the frames of every thread": "import sys\nsys._current_frames()",
     "a generator's frame": "def g():\n    yield 1\ng().gi_frame",
     "ctypes (GradMode::set_enabled)": "import ctypes\nctypes.CDLL('libc10.so')._ZN3c108GradMode11set_enabledEb(1)",
     "a subprocess with autograd": "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import torch'])",
@@ -174,6 +177,8 @@ ORDINARY = {
     "defaults of one's own function": "def f(a=1):\n    return a\nf.__defaults__ = (2,)",
     "no_grad, inference_mode, set_grad_enabled(False)": "with torch.no_grad(), torch.inference_mode(), torch.set_grad_enabled(False):\n    w @ w",
     "state_dict": "torch.nn.Linear(2, 2).state_dict()", "timing": "import time\ntime.perf_counter(); time.time(); time.process_time()",
+    "torch.testing.assert_close (it reads its caller's frame)": "torch.testing.assert_close(w, w.clone())",
+    "inspect.currentframe": "import inspect\ninspect.currentframe()",
     "a typing.NamedTuple": "import typing\nclass N(typing.NamedTuple):\n    a: int = 0\nN()",
 }
 

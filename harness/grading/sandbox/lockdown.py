@@ -23,8 +23,9 @@ process that never gets autograd back (it ends with the part):
    reference to an original is left to restore it from.
 5. An audit hook (PEP 578: it cannot be removed, and it keeps no state to change), installed just
    before the submission's code loads, refuses what could reach around the above: the garbage
-   collector's object lists, frames (sys._getframe, the frames of generators; a traceback's stay
-   readable, for traceback.print_exc and logging.exception), tracing, profiling, breakpoints, ctypes, starting processes (fork, exec, spawn, subprocess), signalling
+   collector's object lists, the frames of other threads and of generators (a function's own stack
+   stays readable: sys._getframe, tracebacks, for torch.testing, logging and traceback.print_exc),
+   tracing, profiling, breakpoints, ctypes, starting processes (fork, exec, spawn, subprocess), signalling
    other processes, reading /proc, and rewriting the code or defaults of the grader's own functions
    (a function the submission or the standard library makes, namedtuple's say, is its own to set).
 6. verify(), made before the submission loads and unreachable from it (no frames, no gc; what it
@@ -209,15 +210,16 @@ def _type_dicts_changed(targets):
 
 DENIED_EVENTS = {
     "gc.get_objects": "the garbage collector's object lists", "gc.get_referrers": "the garbage collector's object lists",
-    "gc.get_referents": "the garbage collector's object lists", "sys._getframe": "frames",
+    "gc.get_referents": "the garbage collector's object lists",
     "sys._current_frames": "frames", "sys.settrace": "tracing", "sys.setprofile": "profiling",
     "builtins.breakpoint": "breakpoints", "os.fork": "starting a process", "os.forkpty": "starting a process",
     "os.exec": "starting a program", "os.posix_spawn": "starting a program", "os.spawn": "starting a program",
     "os.system": "starting a program", "subprocess.Popen": "starting a program", "os.kill": "signalling a process",
     "os.killpg": "signalling a process", "signal.pthread_kill": "signalling a thread",
 }
-# A traceback's frames stay readable: traceback.print_exc and logging.exception walk them, and the
-# frames they lead to (the grader's, by f_back) hold no expected value and no original of a switch.
+# A function's own stack stays readable (sys._getframe, a traceback's frames): torch.testing, logging
+# and traceback.print_exc walk it, and the frames it leads to (the grader's, by f_back) hold no
+# expected value and no original of a switch.
 FRAME_ATTRIBUTES = {"gi_frame", "cr_frame", "ag_frame"}
 FUNCTION_ATTRIBUTES = {"__code__", "__defaults__", "__kwdefaults__"}  # what verify() and the hook keep
 GRADERS_CODE = str(Path(__file__).resolve().parents[2]) + os.sep  # harness/

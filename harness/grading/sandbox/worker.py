@@ -36,6 +36,11 @@ from harness.grading.sandbox.packing import not_needed
 
 MAX_PREIMPORT_NOTEBOOK = 20 * 2**20
 NOT_PREIMPORTED = {"tests_backpropagation", "harness", "utils", "__future__"}
+# Standard modules backed by extension modules that right code (or torch, lazily) imports without the
+# notebook naming them (torch.testing's assert_close imports sympy, which imports decimal): imported
+# before the lockdown, which lets no extension module load after it.
+ALWAYS_PREIMPORTED = ("decimal", "fractions", "statistics", "csv", "json", "pickle", "datetime", "random", "bisect", "heapq",
+                      "array", "cmath", "unicodedata", "zlib", "hashlib", "struct", "uuid", "torch.testing")
 
 
 # --- in the child -------------------------------------------------------------------------------------
@@ -71,11 +76,9 @@ def trusted_imports(notebook):
     """Import, from the installed packages only, the modules the notebook imports (the lockdown lets
     no extension module load afterwards). Nothing of the submission runs: its folder is not searched."""
     try:
-        if os.path.getsize(notebook) > MAX_PREIMPORT_NOTEBOOK:
-            return
-        parsed, _ = parse_cells(notebook)
+        parsed = parse_cells(notebook)[0] if os.path.getsize(notebook) <= MAX_PREIMPORT_NOTEBOOK else []
     except Exception:
-        return
+        parsed = []
     names = []
     for _, tree in parsed:
         for node in tree.body:
@@ -84,7 +87,7 @@ def trusted_imports(notebook):
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
     trusted = [p for p in sys.path if p and os.path.isabs(p) and p != sandbox.GRADER and p != sandbox.STUDENT_HELPERS]
-    for name in dict.fromkeys(names):
+    for name in dict.fromkeys([*ALWAYS_PREIMPORTED, *names]):
         if name.split(".")[0] in NOT_PREIMPORTED or name in sys.modules:
             continue
         if importlib.machinery.PathFinder.find_spec(name.split(".")[0], trusted) is None and name.split(".")[0] not in sys.builtin_module_names:

@@ -45,7 +45,8 @@ def prepare(inputs):
     job = worker.load_job(inputs)
     for entry in job["parts"]:
         importlib.import_module(entry["module"])
-    for name in ("numpy", "matplotlib", "matplotlib.pyplot"):  # most notebooks import them: the parts' children need not
+    # most notebooks import them, and worker.ALWAYS_PREIMPORTED: the parts' children need not
+    for name in ("numpy", "matplotlib", "matplotlib.pyplot", *worker.ALWAYS_PREIMPORTED):
         try:
             importlib.import_module(name)
         except ImportError:
