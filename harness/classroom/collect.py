@@ -28,7 +28,6 @@ from harness.grading.sandbox.packing import UnpackableSubmission
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
 DUPLICATE = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<suffix>\.[^.]+)?$")
 NOTEBOOK_WORDS = {"backpropagation.ipynb": ("backprop",), "gradient_descent.ipynb": ("gradient", "descent", "decent")}
-REPORT_SUFFIX = ".pdf"
 
 
 class CollectError(ValueError):
@@ -155,8 +154,8 @@ def _canvas(entries, stage):
                 original, number = duplicate["stem"] + (duplicate["suffix"] or ""), int(duplicate["n"])
             if original not in chosen or number > chosen[original][0]:
                 chosen[original] = (number, entry)
-        newest = sorted(entry.name for _, entry in chosen.values())[0]
-        submission.attachment_id = CANVAS_NAME.match(newest)["submission"]  # a file of the newest upload: re-upload matches it
+        kept = min(entry.name for _, entry in chosen.values())
+        submission.attachment_id = CANVAS_NAME.match(kept)["submission"]  # a file of the newest upload: re-upload matches it
         if len(chosen) < len(files):
             submission.notes.append(f"{len(files) - len(chosen)} older upload(s) under the same name left out (Canvas's -1, -2)")
         for original, (_, entry) in sorted(chosen.items()):

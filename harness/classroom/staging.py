@@ -10,12 +10,10 @@ import stat
 import zipfile
 from pathlib import Path
 
-from harness.grading.sandbox.packing import (MAX_PACKED_BYTES, MAX_PACKED_ENTRIES, SubmissionTooLarge, UnpackableSubmission,
-                                             needed)
+from harness.grading.sandbox.packing import (MAX_PACKED_BYTES, MAX_PACKED_ENTRIES, UnpackableSubmission, needed, open_regular,
+                                             too_many_bytes, too_many_entries)
 
 MAX_ZIP_BYTES = 256 * 2**20
-
-
 MAX_CODE_FILE = 64 * 2**20  # a notebook with many figures is large; one larger than the grader reads is left out
 
 
@@ -42,12 +40,9 @@ class Staging:
         self.entries += 1
         self.bytes += size
         if self.entries > self.max_entries:
-            raise SubmissionTooLarge(f"the submission holds more than {self.max_entries} files and folders: "
-                                     "hand in the notebooks, the report and code files only")
+            raise too_many_entries(self.max_entries)
         if self.bytes > self.limit:
-            raise SubmissionTooLarge(f"the submission's files take more than {self.limit >> 20} MiB (datasets and "
-                                     "archives are left out; what is left is still too large): hand in the "
-                                     "notebooks, the report and code files only")
+            raise too_many_bytes(self.limit)
 
     def take(self, path, target, parts, info=None):
         """Copy the file at path to target if needed() keeps it (parts: its path below the submission)."""
@@ -94,12 +89,12 @@ def stage_tree(source, target, staging=None):
 def _copy_regular(path, target, size, shown):
     """Copy at most size bytes of the regular file path (not followed if it became a link since)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        source, _ = open_regular(path)
     except OSError as error:
         raise UnpackableSubmission(f"{shown} cannot be read ({error.strerror or error}): hand in readable files only") from None
-    with os.fdopen(fd, "rb") as source:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
+    if source is None:
+        return
+    with source:
         with open(target, "wb") as out:
             left = size
             while left > 0:

@@ -46,17 +46,38 @@ def not_needed(folder, names):
     return skipped
 
 
+def open_regular(path):
+    """(binary file, its fstat) of path opened without following a link or blocking on a FIFO;
+    (None, None) when what is there is not a regular file. OSError when it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None, None
+    return os.fdopen(fd, "rb"), info
+
+
 def read_regular_file(path, limit=64 * 2**20):
     """The text of path if it is a regular file (no symlink, FIFO or device) of at most limit bytes, else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        file, info = open_regular(path)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        return file.read(limit).decode("utf-8", errors="replace")
+    if file is None:
+        return None
+    with file:
+        return None if info.st_size > limit else file.read(limit).decode("utf-8", errors="replace")
+
+
+def too_many_entries(max_entries):
+    return SubmissionTooLarge(f"the submission holds more than {max_entries} files and folders: "
+                              "hand in the notebooks, the report and code files only")
+
+
+def too_many_bytes(limit):
+    return SubmissionTooLarge(f"the submission's files take more than {limit >> 20} MiB (datasets and "
+                              "archives are left out; what is left is still too large): hand in the "
+                              "notebooks, the report and code files only")
 
 
 def pack_folder(folder, limit=MAX_PACKED_BYTES, max_entries=MAX_PACKED_ENTRIES):
@@ -96,12 +117,9 @@ def _pack(folder, limit, max_entries):
                     continue
                 entries += 1
                 if entries > max_entries:
-                    raise SubmissionTooLarge(f"the submission holds more than {max_entries} files and folders: "
-                                             "hand in the notebooks, the report and code files only")
+                    raise too_many_entries(max_entries)
                 if buffer.tell() + info.st_size > limit:
-                    raise SubmissionTooLarge(f"the submission's files take more than {limit >> 20} MiB (datasets and "
-                                             "archives are left out; what is left is still too large): hand in the "
-                                             "notebooks, the report and code files only")
+                    raise too_many_bytes(limit)
                 tar.add(path, arcname=os.path.normpath(os.path.join(relative, name)), recursive=False)
     return buffer.getvalue()
 
