@@ -24,9 +24,10 @@ def check(argv):
     import tempfile
 
     from harness.classroom import collect
+    from harness.classroom.feedback import feedback_markdown
+    from harness.classroom.gradebook import default_points
     from harness.grading import grade as grading
     from harness.grading.sandbox import bubblewrap as sandbox
-    from harness.classroom.feedback import feedback_markdown
     from harness.status import Status
 
     parser = argparse.ArgumentParser(prog="python tests_backpropagation.py check",
@@ -47,8 +48,6 @@ def check(argv):
     with tempfile.TemporaryDirectory(prefix="inf265-check-") as stage:
         submissions = collect.collect_one(folder, Path(stage))
         [result] = grading.grade_all(submissions, options)
-    from harness.classroom.gradebook import default_points
-
     lines = feedback_markdown(result, default_points()).splitlines()  # the words and points grade's feedback gives
     print("\n".join([f"# Check of {folder.resolve()}: what the grader gives these notebooks", *lines[1:]]))
     statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in options.parts)
@@ -120,14 +119,12 @@ def _grade_parser(options, manual_default):
 
 def grade(argv):
     try:
-        from harness.classroom import collect
-        from harness.classroom import gradebook
-        from harness.grading import grade as grading
-        from harness.classroom import lateness
-        from harness.classroom.groups import assign, authors_missing, by_student, read_groups
-        from harness.grading.sandbox import bubblewrap as sandbox
+        from harness.classroom import collect, gradebook, lateness
         from harness.classroom.feedback import print_table, write_feedback
+        from harness.classroom.groups import assign, authors_missing, by_student, read_groups
         from harness.classroom.record import content_hash, keep_previous
+        from harness.grading import grade as grading
+        from harness.grading.sandbox import bubblewrap as sandbox
     except ImportError:
         print(TEACHER_ONLY.format(command="grade"), file=sys.stderr)
         return 2
@@ -181,23 +178,22 @@ def grade(argv):
         results = grading.grade_all(submissions, options, on_done=progress(len(submissions)),
                                     on_note=lambda text: print(f"Note: {text}.", file=sys.stderr))
         print(f"Graded {len(submissions)} submission(s) in {step():.0f} s.", file=sys.stderr)
-        for submission, result in zip(submissions, results):
-            result.content = content_hash(submission.folder)
+        if args.record:  # what the next run compares with: only a record reads it
+            for submission, result in zip(submissions, results):
+                result.content = content_hash(submission.folder)
         pairs = similar_pairs(submissions, groups, args) if args.similarity else []
     for submission, result in zip(submissions, results):
         result.penalty, result.lateness = lateness.lateness(submission, deadline, times, policy)
     problems = class_notes + (gradebook.merge_marks(results, args.marks, manual) if args.marks else [])
-    students = by_student(results, submissions, groups, roster, lambda user, name: nothing_handed_in(grading, user, name))
+    students = by_student(results, submissions, groups, roster, nothing_handed_in)
     for student in students:
         missing_authors = authors_missing(student)
         if missing_authors:
             student.notes.append(f"the report's first page does not name {', '.join(missing_authors)}: the handout asks for both authors")
     if args.similarity:
-        best = {}
-        for pair in pairs:
-            for one, other in ((pair["a"], pair["b"]), (pair["b"], pair["a"])):
-                if pair["similarity"] > best.get(one, (0, ""))[0]:
-                    best[one] = (pair["similarity"], other)
+        from harness.classroom.similarity import closest
+
+        best = closest(pairs)
         for student in students:
             found = best.get(student.name) if student.handed_in else None
             student.similarity = f"{found[0]:.2f} with {found[1]}" if found else ""
@@ -291,12 +287,13 @@ def write_record(args, students, points, previous, gradebook):
         print(f"Note: {args.record} could not be written ({error}).", file=sys.stderr)
 
 
-def nothing_handed_in(grading, user_id, name):
+def nothing_handed_in(user_id, name):
     """The result of a roster student who handed in nothing: every part missing."""
+    from harness.grading.grade import Options, SubmissionResult
     from harness.grading.parts import verdict
 
-    return grading.SubmissionResult(name, {part.key: verdict.missing("nothing was handed in") for part in grading.Options().parts},
-                                    student_id=user_id, display_name=name, handed_in=False)
+    return SubmissionResult(name, {part.key: verdict.missing("nothing was handed in") for part in Options().parts},
+                            student_id=user_id, display_name=name, handed_in=False)
 
 
 def summary(students, submissions, manual, args):

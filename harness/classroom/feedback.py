@@ -179,10 +179,13 @@ def feedback_markdown(result, points=None, proportional=False, parts=PARTS, manu
 
 def feedback_pdf(result, points=None, proportional=False, parts=PARTS, manual=None):
     """The PDF feedback of one student: the same document, compiled by Typst (offline, no system fonts)."""
+    return pdf_of(feedback_document(result, points, proportional, parts, manual))
+
+
+def pdf_of(blocks):
     import typst
 
-    source = typst_source(feedback_document(result, points, proportional, parts, manual))
-    return typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=0)
+    return typst.compile(typst_source(blocks).encode("utf-8"), ignore_system_fonts=True, timestamp=0)
 
 
 def feedback_stem(result):
@@ -213,10 +216,11 @@ def write_feedback(results, folder, points=None, proportional=False, parts=PARTS
     for i, result in enumerate(results):
         path = folder / f"{stems[feedback_stem(result)]}.md"
         try:
-            path.write_text(feedback_markdown(result, points, proportional, parts, manual), encoding="utf-8")
+            document = feedback_document(result, points, proportional, parts, manual)  # one document, two renderings
+            path.write_text(markdown(document), encoding="utf-8")
             paths[i] = path
             if pdf and result.handed_in and result.attachment_id and result.student_id:
-                pdfs[reupload_name(result)] = feedback_pdf(result, points, proportional, parts, manual)
+                pdfs[reupload_name(result)] = pdf_of(document)
         except Exception as error:  # noqa: BLE001 - one student's file never costs the others theirs
             problems.append(f"feedback of {printable(feedback_stem(result), 80)} not written ({type(error).__name__}: {printable(error, 200)})")
     if pdfs:

@@ -44,7 +44,7 @@ def student_key(result):
 def outcome(result, total):
     return {"name": result.display_name or result.name, "submission": result.name if result.handed_in else "",
             "total": total, "statuses": {key: verdict.status.value for key, verdict in result.verdicts.items()},
-            "marks": dict(result.marks), "late": result.lateness, "content": getattr(result, "content", "")}
+            "marks": dict(result.marks), "late": result.lateness, "content": result.content}
 
 
 def make_record(students, totals, options):

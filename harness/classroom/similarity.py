@@ -131,6 +131,16 @@ def compare(entries, template, reference=None, threshold=THRESHOLD, partners=(),
         return {"pairs": pairs, "report": report if report else None}
 
 
+def closest(pairs):
+    """{submission: (similarity, the other)} of each submission's most similar pair in pairs."""
+    best = {}
+    for pair in pairs:
+        for one, other in ((pair["a"], pair["b"]), (pair["b"], pair["a"])):
+            if pair["similarity"] > best.get(one, (0, ""))[0]:
+                best[one] = (pair["similarity"], other)
+    return best
+
+
 def _relabel(detector, keys):
     """The HTML report names each file by its submission, not by the temporary path."""
     for files in (detector.test_files, detector.ref_files):
