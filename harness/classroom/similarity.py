@@ -11,6 +11,10 @@ so renamed variables, reordered functions and changed comments do not hide a cop
 Submitted text is read here in a child process with a time and memory limit (compare_in_child runs
 this module), as the source check is: a hostile notebook costs that child only.
 
+Code found in more than half of the class's submissions (and in at least five) counts as handed out
+too, whether or not a template was given (as MOSS's -m): a course that hands out other notebooks than
+this project's still has its boilerplate left out.
+
 THRESHOLD, measured on tests/fixtures/independent.py: six right solutions written independently
 share at most 0.17 of their code pairwise (15 pairs); copies of one of them disguised by renamed
 variables (1.0), reordered functions and cells (0.90), changed comments (1.0), and all three at once
@@ -29,6 +33,8 @@ THRESHOLD = 0.6
 NOISE_TOKENS = 25         # copydetect's noise threshold (characters of filtered code): shorter matches are noise
 MAX_CODE_CHARACTERS = 300_000  # of one submission's notebooks; more is cut
 SECONDS = 600
+COMMON_AT_LEAST = 5       # a passage in this many submissions at least (and in more than half) is handed-out code:
+#                           in a smaller class, three students sharing code are more likely three who copied
 MEMORY = 4 * 2**30
 NOTEBOOKS = ("backpropagation.ipynb", "gradient_descent.ipynb")
 
@@ -71,13 +77,46 @@ def corpus_files(folder):
     return found
 
 
-def compare(entries, template, reference=None, threshold=THRESHOLD, partners=(), report=None):
-    """{"pairs": [{"a", "b", "similarity", "tokens"}], "report": path or None}: every pair of entries
-    (and entry against a reference file) sharing more than threshold of either one's tokens.
+def common_fingerprints(fingerprints):
+    """The fingerprints found in more than half of the class's submissions (and in at least COMMON_AT_LEAST):
+    code the course handed out, or a passage everyone takes from the lectures, whatever the template
+    given (MOSS's -m). fingerprints: [set of hashes] per submission."""
+    from collections import Counter
 
-    entries: [(key, folder)] of staged submissions; template: [code] handed out (boilerplate);
-    reference: a folder of earlier or public solutions; partners: [(key, key)] never flagged."""
+    counts = Counter(h for hashes in fingerprints for h in hashes)
+    needed = max(COMMON_AT_LEAST, len(fingerprints) // 2 + 1)
+    return {h for h, n in counts.items() if n >= needed}
+
+
+def _without(fingerprint, common):
+    """A copydetect CodeFingerprint with the common fingerprints taken out, as its boilerplate would be."""
+    from copydetect.utils import get_token_coverage
+
+    fingerprint.hashes = fingerprint.hashes - common
+    fingerprint.hash_idx = {h: i for h, i in fingerprint.hash_idx.items() if h not in common}
+    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, fingerprint.k, len(fingerprint.filtered_code))
+
+
+def compare(entries, template, reference=None, threshold=THRESHOLD, partners=(), report=None, template_said=""):
+    """{"pairs": [{"a", "b", "similarity", "tokens"}], "report": path or None, "common": n}: every pair of
+    entries (and entry against a reference file) sharing more than threshold of either one's tokens.
+
+    entries: [(key, folder)] of staged submissions; template: [code] handed out (boilerplate), and the
+    code common to most of the class besides (common_fingerprints); reference: a folder of earlier or
+    public solutions; partners: [(key, key)] never flagged; template_said: which template, for the report."""
     from copydetect import CopyDetector
+
+    class ClassDetector(CopyDetector):
+        """copydetect's detector, with the class's common code as boilerplate too."""
+        common = set()
+
+        def _preprocess_code(self, file_list):
+            super()._preprocess_code(file_list)
+            tests = [self.file_data[f] for f in self.test_files if f in self.file_data]
+            self.common = common_fingerprints([f.hashes for f in tests]) if len(tests) >= COMMON_AT_LEAST else set()
+            if self.common:
+                for fingerprint in self.file_data.values():
+                    _without(fingerprint, self.common)
 
     with tempfile.TemporaryDirectory(prefix="inf265-similarity-") as work:
         keys = {}
@@ -101,12 +140,12 @@ def compare(entries, template, reference=None, threshold=THRESHOLD, partners=(),
                 keys[path] = f"reference: {label}"
             refs.append(os.path.join(work, "reference"))
         os.makedirs(os.path.join(work, "template"), exist_ok=True)
-        detector = CopyDetector(test_dirs=[os.path.join(work, "class")], ref_dirs=refs,
+        detector = ClassDetector(test_dirs=[os.path.join(work, "class")], ref_dirs=refs,
                                 boilerplate_dirs=[os.path.join(work, "template")], extensions=["py"],
                                 noise_t=NOISE_TOKENS, guarantee_t=NOISE_TOKENS, display_t=threshold, ignore_leaf=True,
                                 autoopen=False, silent=True, out_file=report or os.path.join(work, "report.html"))
         if not detector.test_files:
-            return {"pairs": [], "report": None}
+            return {"pairs": [], "report": None, "common": 0}
         detector.run()
         never = {frozenset(pair) for pair in partners}
         pairs, seen = [], set()
@@ -124,11 +163,28 @@ def compare(entries, template, reference=None, threshold=THRESHOLD, partners=(),
                     seen.add(frozenset((a, b)))
                     pairs.append({"a": a, "b": b, "similarity": round(best, 3),
                                   "tokens": int(detector.token_overlap_matrix[i, j])})
+        said = (f"Handed-out code, never counted: {template_said or 'the template given'}, and "
+                f"{len(detector.common)} fingerprint(s) of code found in more than half of the {len(detector.test_files)} "
+                "submissions (code the course hands out, whatever the template).")
         if report:
             _relabel(detector, keys)
             detector.generate_html_report()
+            report = detector.conf.out_file  # copydetect adds .html where the name has none
+            _say_in_report(report, said)
         pairs.sort(key=lambda pair: -pair["similarity"])
-        return {"pairs": pairs, "report": report if report else None}
+        return {"pairs": pairs, "report": report if report else None, "common": len(detector.common)}
+
+
+def _say_in_report(report, text):
+    """Put text at the top of copydetect's HTML report (which template was used)."""
+    import html
+
+    with open(report, encoding="utf-8") as file:
+        page = file.read()
+    match = re.search(r"<body[^>]*>", page)
+    at = match.end() if match else 0
+    with open(report, "w", encoding="utf-8") as file:
+        file.write(page[:at] + f'\n<p class="handed-out">{html.escape(text)}</p>\n' + page[at:])
 
 
 def closest(pairs):
@@ -154,12 +210,13 @@ def _relabel(detector, keys):
 
 
 def compare_in_child(entries, template, reference=None, threshold=THRESHOLD, partners=(), report=None,
-                     seconds=SECONDS, memory=MEMORY):
+                     seconds=SECONDS, memory=MEMORY, template_said=""):
     """compare() in a child process limited to seconds and memory bytes; {"failed": why} when it could not."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     job = {"entries": [[key, os.fspath(folder)] for key, folder in entries], "template": list(template),
            "reference": os.fspath(reference) if reference else None, "threshold": threshold,
-           "partners": [list(p) for p in partners], "report": os.fspath(report) if report else None}
+           "partners": [list(p) for p in partners], "report": os.fspath(report) if report else None,
+           "template said": template_said}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(job, file)
     try:
@@ -182,7 +239,7 @@ def _main(argv):
     with open(argv[0]) as file:
         job = json.load(file)
     result = compare([tuple(e) for e in job["entries"]], job["template"], job["reference"], job["threshold"],
-                     [tuple(p) for p in job["partners"]], job["report"])
+                     [tuple(p) for p in job["partners"]], job["report"], job.get("template said", ""))
     json.dump(result, sys.stdout)
     return 0
 

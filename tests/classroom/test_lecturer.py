@@ -109,6 +109,75 @@ def test_partners_are_never_compared_and_the_template_never_counts(tmp_path):
     assert {frozenset((p["a"], p["b"])) for p in found["pairs"]} == {frozenset(("ada", "grace")), frozenset(("alan", "grace"))}
 
 
+# Code another course hands out, that this project's template does not hold: every student's notebook starts with it.
+HANDED_OUT = """
+import numpy as np
+import matplotlib.pyplot as plt
+
+
+def load_split(images, labels, fraction=0.9, seed=265):
+    generator = np.random.default_rng(seed)
+    order = generator.permutation(len(images))
+    cut = int(fraction * len(images))
+    return (images[order[:cut]], labels[order[:cut]]), (images[order[cut:]], labels[order[cut:]])
+
+
+def normalise(images, mean=None, std=None):
+    mean = images.mean(axis=0) if mean is None else mean
+    std = images.std(axis=0) + 1e-8 if std is None else std
+    return (images - mean) / std, mean, std
+
+
+def plot_history(history, title, ylabel):
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, values in history.items():
+        axes.plot(range(1, len(values) + 1), values, label=name)
+    axes.set_title(title)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.legend()
+    return figure
+
+
+def accuracy_of(predictions, labels):
+    return float((predictions.argmax(axis=1) == labels).mean())
+
+
+def confusion(predictions, labels, classes):
+    table = np.zeros((classes, classes), dtype=int)
+    for guess, truth in zip(predictions.argmax(axis=1), labels):
+        table[truth, guess] += 1
+    return table
+
+
+def describe(table, names):
+    lines = []
+    for i, name in enumerate(names):
+        right = table[i, i]
+        total = table[i].sum()
+        lines.append(f"{name}: {right} of {total} right ({right / max(total, 1):.1%})")
+    return "\\n".join(lines)
+"""
+
+
+def test_code_most_of_the_class_shares_counts_as_handed_out_without_a_template(tmp_path, monkeypatch):
+    solutions = list(I.solutions().values())
+    entries = []
+    for i, files in enumerate(solutions + [I.disguised(solutions[0], "renamed")]):
+        folder = tmp_path / f"s{i}"
+        folder.mkdir()
+        for notebook, sources in files.items():
+            (folder / notebook).write_text(cells(HANDED_OUT, *sources))
+        entries.append((f"s{i}", folder))
+    found = similarity.compare(entries, [], report=str(tmp_path / "similarity.html"), template_said="no template")
+    assert {frozenset((p["a"], p["b"])) for p in found["pairs"]} == {frozenset(("s0", "s6"))}  # the copy, and only it
+    assert found["common"] > 0
+    report = (tmp_path / "similarity.html").read_text(encoding="utf-8")
+    assert "Handed-out code, never counted: no template, and" in report and "more than half of the 7 submissions" in report
+    monkeypatch.setattr(similarity, "COMMON_AT_LEAST", 1000)  # without the rule, the handed-out code makes everyone alike
+    assert len(similarity.compare(entries, [])["pairs"]) > 1
+
+
 def test_a_reference_corpus_is_compared_too(tmp_path):
     (tmp_path / "class" / "ada").mkdir(parents=True)
     for notebook, sources in I.solutions()["i02_outer_products"].items():
