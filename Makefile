@@ -51,7 +51,8 @@ release: $(INSTALLED)
 # template the first time; fill it in and grade again to merge them), the class overview, the similarity report,
 # and run.json (grading again says whose points changed and why, and keeps the previous gradebooks).
 # GRADE_OPTIONS: more options of grade, for example "--groups groups.csv --roster roster.csv
-# --deadline 2026-02-20T23:59 --times times.json --assignment 'Project 1 (123456)'".
+# --deadline 2026-02-20T23:59+01:00 --times times.json --assignment 'Project 1 (123456)'" (a deadline without its
+# offset needs --timezone Europe/Oslo). Add --check-inputs to read and cross-check everything without grading.
 SUBMISSIONS ?= submissions
 GRADED ?= graded
 grade: $(INSTALLED)

@@ -22,7 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.classroom.staging import Staging, extract_zip, stage_tree
+from harness.classroom.staging import MAX_CODE_FILE, Staging, extract_zip, stage_tree
 from harness.grading.sandbox.packing import UnpackableSubmission
 
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
@@ -46,6 +46,9 @@ class Submission:
     error: str = ""           # why it could not be staged (a broken zip): every part is then an error
     attachment_id: str = ""   # Canvas's id of one file handed in: a file sent back for Canvas's re-upload names it
     download_prefix: str = "" # <name>[_LATE] as the download named the files: feedback sent back is named alike
+    content: str = ""         # a hash of the staged files (harness.classroom.record), where a run keeps one
+    too_large: list = field(default_factory=list)   # [(path as handed in, bytes)] of code files left out for their size
+    oversized: dict = field(default_factory=dict)   # {handout notebook: (bytes, limit)}: handed in, but too large to grade
 
 
 def layout_of(entries):
@@ -105,6 +108,7 @@ def _arranged(submissions):
             try:
                 submission.folder, notes = find_project(submission.folder)
                 submission.notes += notes + match_notebooks(submission.folder)
+                submission.oversized = oversized_notebooks(submission.folder, submission.too_large)
             except OSError as error:
                 submission.error = f"its files cannot be arranged for grading ({error.strerror or error}): hand in the notebooks and the report as files"
     return submissions
@@ -124,9 +128,10 @@ def _folder(entry, target):
             staging = stage_tree(entry, folder)
         except UnpackableSubmission as error:
             return Submission(name, folder, error=f"{error}.")
-        return Submission(name, folder, notes=staging.notes())
+        return Submission(name, folder, notes=staging.notes(), too_large=staging.too_large)
     try:
-        return Submission(name, extract_zip(entry, folder))
+        staging = Staging()
+        return Submission(name, extract_zip(entry, folder, staging), notes=staging.notes(), too_large=staging.too_large)
     except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
         folder.mkdir(parents=True, exist_ok=True)
         return Submission(name, folder, error=f"{entry.name} cannot be unpacked ({type(error).__name__}: {error}).")
@@ -161,7 +166,7 @@ def _canvas(entries, stage):
         for original, (_, entry) in sorted(chosen.items()):
             if original.lower().endswith(".zip"):
                 try:
-                    unpacked = extract_zip(entry, folder.parent / f"zip-{len(os.listdir(folder.parent))}")
+                    unpacked = extract_zip(entry, folder.parent / f"zip-{len(os.listdir(folder.parent))}", staging)
                     for item in unpacked.iterdir():
                         if not (folder / item.name).exists():
                             shutil.move(str(item), folder / item.name)
@@ -174,6 +179,7 @@ def _canvas(entries, stage):
                 except UnpackableSubmission as error:
                     submission.error = submission.error or f"{error}."
         submission.notes += staging.notes()
+        submission.too_large = staging.too_large
         submissions.append(submission)
     return submissions
 
@@ -231,6 +237,19 @@ def _moved_into(top, project):
 
 def _normal(name):
     return re.sub(r"[^a-z]", "", name.lower())
+
+
+def oversized_notebooks(folder, too_large):
+    """{handout notebook: (bytes, the limit)} of the notebooks handed in (by name, or by a name that could
+    be it) but left out for their size, where the project holds no notebook of that name."""
+    found = {}
+    for shown, size in too_large:
+        name = Path(shown).name
+        for wanted, words in NOTEBOOK_WORDS.items():
+            could_be = name == wanted or (name.lower().endswith(".ipynb") and any(w in _normal(Path(name).stem) for w in words))
+            if could_be and not (folder / wanted).exists():
+                found[wanted] = (max(size, found.get(wanted, (0,))[0]), MAX_CODE_FILE)
+    return found
 
 
 def match_notebooks(folder):

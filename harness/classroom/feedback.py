@@ -17,13 +17,15 @@ import zipfile
 from pathlib import Path
 
 from harness.classroom.gradebook import points_of, total_of
-from harness.classroom.quoting import code_span, fenced, file_names, printable
+from harness.classroom.quoting import code_span, fenced, file_names, markdown_text, printable
+from harness.classroom.roster import natural_name
 from harness.grading.parts import PARTS
 from harness.grading.parts import deliverables
 from harness.status import Status
 
 # A document: [block]; a block: ("h", level, segments) | ("p", segments) | ("li", segments) | ("pre", language, text).
-# A segment: ("text", the grader's words) | ("strong", the grader's words) | ("code", anything a submission shaped).
+# A segment: ("text", the grader's words) | ("strong", the grader's words) | ("code", anything a submission shaped)
+#            | ("name", a name from the teacher's lists: text, every Markdown mark escaped).
 
 
 def _text(*parts):
@@ -37,36 +39,95 @@ def code(text, limit=600):
 
 def feedback_document(result, points=None, proportional=False, parts=PARTS, manual=None):
     """The blocks of one student's feedback, what concerns the student first."""
-    who = result.display_name or result.name
-    title = [("text", "Feedback: "), code(who, 120)]
-    if result.group:
-        title += [("text", " (group "), code(result.group, 80)] + (
-            [("text", ", with "), code(", ".join(result.partners), 160)] if result.partners else []) + [("text", ")")]
-    blocks = [("h", 1, title)]
-    if not result.handed_in:
+    blocks = [("h", 1, _title(result))]
+    if not result.handed_in and not result.marks:
         blocks.append(("p", _text("Nothing was handed in for this assignment.")))
         return blocks
     earned = points_of(result, points, proportional, parts) if points else None
     if points:
-        marks = [f", {name} {result.marks[name]:g} / {maximum:g}" for name, maximum in (manual or {}).items() if name in result.marks]
-        blocks.append(("p", _text(("strong", f"Total: {total_of(result, points, proportional, parts):g} points"),
-                                  f" (graded parts {sum(earned.values()):g} / {sum(points[p.key] for p in parts):g}" + "".join(marks)
-                                  + (f", late penalty -{result.penalty:g}" if result.penalty else "") + ").")))
+        blocks.append(("p", _total(result, points, earned, manual or {}, proportional, parts)))
+    if not result.handed_in:
+        blocks.append(("p", _text("Nothing was handed in on the learning platform; your teaching assistant marked work "
+                                  "that reached them another way.")))
     if result.lateness and result.lateness != "on time":
         blocks.append(("p", _text("Submitted ", code(result.lateness, 200), ", by the handout's rule.")))
     if result.comment:
         blocks += [("p", _text("From your teaching assistant:")), ("pre", "text", result.comment)]
+    if not result.handed_in:
+        return blocks
     beyond = []
     for part in parts:
         blocks += _part_blocks(part, result.verdicts[part.key], earned, points)
         beyond += [(part, name, distinction) for name, distinction in result.verdicts[part.key].distinctions.items()]
     blocks.append(("h", 2, _text("What was handed in")))
     blocks += [("li", segments) for segments in deliverable_lines(result.deliverables)]
-    blocks += [("li", _text("Note: ", code(note))) for note in result.notes]
+    blocks += [("li", _text("Note: ", code(note))) for note in result.all_notes()]
     if beyond:
-        said = [f"{printable(name.replace(' (beyond the course)', ''), 60)} {'yes' if d['yes'] else 'no'}" for _, name, d in beyond]
-        blocks.append(("p", _text("Beyond the course (never a cause of lost points): " + "; ".join(said) + ".")))
+        blocks.append(("p", _text("Beyond what the course asks (never a cause of lost points): "
+                                  + "; ".join(beyond_the_course(name, d["yes"]) for _, name, d in beyond) + ".")))
+    blocks.append(("p", _text(STATUSES + (PROPORTIONAL if proportional else ALL_OR_NOTHING))))
     return blocks
+
+
+STATUSES = ("Statuses: pass, right by the course's contract; fail, it ran and its results are wrong (the cause is named); "
+            "error, it raised, could not be loaded or went over a limit; missing, the notebook or the function is not there; "
+            "timeout, it did not finish within the time limit. ")
+ALL_OR_NOTHING = "A part earns its points only when it passes: all or nothing."
+PROPORTIONAL = "A part that fails earns points in proportion to the cases or settings it passed."
+
+
+def _title(result):
+    """"Feedback for Åse Søreide (group Pair 1, with Marte Olsen)": names from the teacher's lists as
+    text (Markdown-escaped), a name the download or a folder gave as code (a submission chose it)."""
+    who = result.display_name or result.name
+    title = [("text", "Feedback for "), ("name", natural_name(who)) if result.named else code(who, 120)]
+    if result.group:
+        title += [("text", " (group "), ("name", printable(result.group, 80))]
+        if result.partners:
+            title += [("text", ", with "), ("name", printable(_and([natural_name(p) for p in result.partners]), 200))]
+        title.append(("text", ")"))
+    return title
+
+
+def _and(names):
+    """"Ida Karlsen", "Ida Karlsen and Magnus Jensen", "A, B and C"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _total(result, points, earned, manual, proportional, parts):
+    """"Total: 127 of 130 points: graded parts 100 of 100, clarity of code 9 of 10, reporting 18 of 20", or the
+    points so far and the TA's marks still to come."""
+    possible = sum(points[p.key] for p in parts) + sum(manual.values())
+    said = [f"graded parts {sum(earned.values()):g} of {sum(points[p.key] for p in parts):g}"]
+    said += [f"{name} {result.marks[name]:g} of {maximum:g}" for name, maximum in manual.items() if name in result.marks]
+    if result.penalty:
+        said.append(f"late penalty -{result.penalty:g}")
+    to_come = [f"{name} (of {maximum:g})" for name, maximum in manual.items() if name not in result.marks]
+    total = total_of(result, points, proportional, parts)
+    if to_come:
+        return _text(("strong", f"Points so far: {total:g} of {possible:g}"), ": " + ", ".join(said)
+                     + f"; your teaching assistant's marks for {_and(to_come)} are still to come.")
+    return _text(("strong", f"Total: {total:g} of {possible:g} points"), ": " + ", ".join(said) + ".")
+
+
+BEYOND = {"vectorised over a batch": ("your backpropagation also gives the right gradients for a batch of several samples",
+                                      "your backpropagation does not give the right gradients for a batch of several samples"),
+          "shapes and dtype exactly the parameters'": ("its gradients have exactly the parameters' shapes and dtype",
+                                                       "its gradients' shapes or dtype differ from the parameters' (accepted)"),
+          "bitwise equal to torch.optim.SGD": ("your SGD is equal to torch.optim.SGD bit for bit",
+                                               "your SGD equals torch.optim.SGD to round-off, not bit for bit (as the course allows)")}
+SETTINGS = {"dampening+momentum": "momentum with dampening", "momentum+nesterov": "Nesterov momentum",
+            "momentum+nesterov+weight_decay": "Nesterov momentum with weight decay",
+            "dampening+momentum+weight_decay": "momentum with dampening and weight decay"}
+
+
+def beyond_the_course(name, yes):
+    """A distinction in plain words: "your SGD is equal to torch.optim.SGD bit for bit"."""
+    if name in BEYOND:
+        return BEYOND[name][0 if yes else 1]
+    setting = name.replace(" (beyond the course)", "")
+    said = SETTINGS.get(setting, printable(setting, 60).replace("+", " with ").replace("_", " "))
+    return f"your SGD also handles {said}" if yes else f"your SGD does not handle {said}"
 
 
 def _part_blocks(part, verdict, earned, points):
@@ -95,7 +156,11 @@ def deliverable_lines(facts):
         return [_text("The deliverables could not be checked (the sandbox ended first).")]
     lines = []
     for name, notebook in facts["notebooks"].items():
-        if not notebook["present"]:
+        if notebook.get("too_large"):
+            lines.append(_text(f"{name}: ", ("strong", "handed in, but too large to grade"),
+                               f" ({notebook['too_large'] / 2**20:.0f} MiB; the grader reads notebooks of at most "
+                               f"{notebook['limit'] >> 20} MiB): clear large outputs and hand it in again."))
+        elif not notebook["present"]:
             lines.append(_text(f"{name}: not submitted."))
         elif notebook["run"]:
             lines.append(_text(f"{name}: run, outputs visible", *(["; note: ", code(notebook["note"]), "."] if notebook["note"] else ["."])))
@@ -132,19 +197,22 @@ def deliverable_lines(facts):
 def markdown(blocks):
     """The document as Markdown: code segments as code spans (harness.classroom.quoting)."""
     def line(segments):
-        return "".join(f"**{t}**" if kind == "strong" else code_span(t, None) if kind == "code" else t for kind, t in segments)
+        return "".join(f"**{t}**" if kind == "strong" else code_span(t, None) if kind == "code"
+                       else markdown_text(t) if kind == "name" else t for kind, t in segments)
 
     out = []
-    for block in blocks:
+    for i, block in enumerate(blocks):
+        if i and not (block[0] == "li" and blocks[i - 1][0] == "li"):
+            out.append("")  # a blank line between blocks: a heading or paragraph after a list is not part of it
         if block[0] == "h":
-            out += ["#" * block[1] + " " + line(block[2]), ""]
+            out.append("#" * block[1] + " " + line(block[2]))
         elif block[0] == "p":
-            out += [line(block[1]), ""]
+            out.append(line(block[1]))
         elif block[0] == "li":
             out.append("- " + line(block[1]))
         else:
-            out += ["", fenced(block[2], block[1]), ""]
-    return "\n".join(out).replace("\n\n\n", "\n\n").strip() + "\n"
+            out.append(fenced(block[2], block[1]))
+    return "\n".join(out).strip() + "\n"
 
 
 def _typst_string(text):
@@ -154,7 +222,7 @@ def _typst_string(text):
 def typst_source(blocks, title="Feedback"):
     """The document as Typst, every text a string literal (no markup of a submission's can start)."""
     def content(segments):
-        parts = {"text": "text({})", "strong": "strong({})", "code": "raw({})"}
+        parts = {"text": "text({})", "strong": "strong({})", "code": "raw({})", "name": "text({})"}
         return " + ".join("[#" + parts[kind].format(_typst_string(t)) + "]" for kind, t in segments) or "[]"
 
     out = [f"#set document(title: {_typst_string(title)})", '#set page(paper: "a4", margin: 2cm)',
@@ -226,8 +294,8 @@ def write_feedback(results, folder, points=None, proportional=False, parts=PARTS
     if pdfs:
         try:
             with zipfile.ZipFile(folder / REUPLOAD, "w", zipfile.ZIP_DEFLATED) as archive:
-                for name, data in sorted(pdfs.items()):
-                    archive.writestr(name, data)
+                for name, data in sorted(pdfs.items()):  # no clock in it: the same feedback makes the same zip
+                    archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
         except OSError as error:
             problems.append(f"{folder / REUPLOAD} not written ({error.strerror or error})")
     return paths, problems

@@ -1,22 +1,20 @@
-"""Points, the TA's marks, late penalties, and the gradebooks: the detailed one and Canvas's import file.
+"""Points, late penalties, and the gradebooks: the detailed one and Canvas's import file.
 
     total = points of the graded parts (all or nothing, or --proportional)
-          + the TA's marks for clarity of code and reporting (--marks marks.csv; a template with one row
-            per submission is written the first time)
+          + the TA's marks for clarity of code and reporting (harness.classroom.marks)
           - the late penalty (harness.classroom.lateness), never below 0
 
 Every CSV cell goes through quoting.csv_cell: no name or comment a student chose runs as a formula.
 """
 
 import csv
-from pathlib import Path
 
-from harness.classroom.quoting import csv_cell, printable
+from harness.classroom.quoting import csv_cell
+from harness.classroom.roster import ROSTER_COLUMNS
 from harness.grading.parts import PARTS
 from harness.status import Status
 
 MANUAL_DEFAULT = "clarity of code=10,reporting=20"
-ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 
 
 def default_points(parts=PARTS):
@@ -72,55 +70,12 @@ def total_of(result, points, proportional=False, parts=PARTS):
     return round(max(0.0, automatic + sum(result.marks.values()) - result.penalty), 2)
 
 
-# --- the TA's marks ------------------------------------------------------------------------------------------
-
-def write_marks_template(results, path, manual):
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["submission", "student id", *manual, "comment"])
-        for result in results:
-            writer.writerow([csv_cell(result.name), csv_cell(result.student_id), *[""] * len(manual), ""])
-
-
-def merge_marks(results, path, manual):
-    """Read the TA's marks into each result (result.marks, result.comment); write a template if path does
-    not exist. Returns sentences for the terminal: the template written, marks out of range, rows unknown."""
-    path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_marks_template(results, path, manual)
-        return [f"no marks yet: wrote {path} with one row per submission; fill in {', '.join(manual)} and grade again"]
-    problems, by_name = [], {r.name: r for r in results}
-    by_id = {r.student_id: r for r in results if r.student_id}
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        for row in csv.DictReader(file):
-            key, student = (row.get("submission") or "").lstrip("'"), (row.get("student id") or "").lstrip("'")
-            result = by_id.get(student) or by_name.get(key)
-            if result is None:
-                problems.append(f"{path}: no submission {printable(key or student, 80)} was graded; its row is left out")
-                continue
-            for column, maximum in manual.items():
-                text = (row.get(column) or "").strip()
-                if not text:
-                    continue
-                try:
-                    value = float(text)
-                except ValueError:
-                    problems.append(f"{path}: {column} of {printable(key, 80)} is {printable(text, 40)!r}, not a number; left out")
-                    continue
-                if not 0 <= value <= maximum:
-                    problems.append(f"{path}: {column} of {printable(key, 80)} is {value:g}, outside 0 to {maximum:g}; capped")
-                    value = min(max(value, 0.0), maximum)
-                result.marks[column] = value
-            result.comment = (row.get("comment") or "").strip()
-    return problems
-
-
 # --- the gradebooks ----------------------------------------------------------------------------------------
 
 def total_cell(result, points, proportional=False, parts=PARTS, missing="blank"):
-    """The total a gradebook shows: for a student who handed in nothing, 0 or blank (--missing)."""
-    if not result.handed_in:
+    """The total a gradebook shows: for a student who handed in nothing, 0 or blank (--missing), or the
+    TA's marks where work came another way (sent by email, marked from marks.csv)."""
+    if not result.handed_in and not result.marks:
         return 0.0 if missing == "zero" else ""
     return total_of(result, points, proportional, parts)
 
@@ -148,15 +103,8 @@ def write_gradebook(results, path, points, proportional=False, parts=PARTS, manu
             row += list(deliverable_columns(result.deliverables).values())
             row += [result.marks.get(column, "") for column in manual]
             row += [result.lateness, result.penalty, total_cell(result, points, proportional, parts, missing), result.similarity,
-                    "; ".join(result.notes), result.seconds]
+                    "; ".join(result.all_notes()), result.seconds]
             writer.writerow([csv_cell(value) for value in row])
-
-
-def read_roster(path):
-    """{Canvas user id: {column: value}} from Canvas's gradebook export (its first five columns)."""
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        return {row["ID"].strip(): {c: row.get(c, "") for c in ROSTER_COLUMNS} for row in csv.DictReader(file)
-                if (row.get("ID") or "").strip().isdigit()}
 
 
 def write_canvas(results, path, assignment, points_possible, points, proportional=False, parts=PARTS, roster=None, missing="blank"):
@@ -195,4 +143,6 @@ def deliverable_columns(facts):
 
 
 def _notebook_state(facts):
+    if facts.get("too_large"):
+        return "too large"
     return "missing" if not facts["present"] else "yes" if facts["run"] else "no"

@@ -7,22 +7,19 @@ grade must reach every member. The teacher exports the group set (People > Group
 Export: a CSV with `name`, `canvas_user_id`, `user_id`, `login_id`, `group_name`, `canvas_group_id`,
 `group_id`) and gives it as `--groups`.
 
-    read_groups(path)        {user id: Group}
+    read_groups(path)        {user id: Group}, read as Excel or Canvas writes it (harness.classroom.tables)
     assign(submissions, ...) which submission is each group's, and what the teacher should know
-    by_student(...)          one result per student: the group's result for every member, the
-                             roster's students who handed in nothing, names as the roster has them
+    authors_missing(result)  the members the report's first page does not name
+
+Who gets a row, and the group's result given to every member, is harness.classroom.classlist's.
 """
 
-import csv
-import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 from harness.classroom.quoting import ascii_letters, printable
-
-USER_COLUMNS = ("canvas_user_id", "user_id", "id")
-GROUP_COLUMNS = ("group_name", "group")
+from harness.classroom.tables import Column, InputError, ids_lost_to_excel, read_table, user_id
 
 
 @dataclass(frozen=True)
@@ -43,25 +40,37 @@ class Group:
         return re.sub(r"[^\w]", "", self.name, flags=re.UNICODE).lower()
 
 
+COLUMNS = [Column("user", ("canvas_user_id",)), Column("group", ("group_name",)), Column("name", ("name",), False),
+           Column("login", ("login_id",), False), Column("group id", ("canvas_group_id",), False)]
+HINT = (": give Canvas's group-set export as it comes (People > Groups > the set's menu > Export); its canvas_user_id "
+        "is the id Canvas's download and gradebook use (user_id there is the SIS id)")
+
+
 def read_groups(path):
-    """{Canvas user id: Group} from Canvas's group-set export; ValueError in one sentence if it is not one."""
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        fields = {name.strip().lower(): name for name in reader.fieldnames or []}
-        user = next((fields[c] for c in USER_COLUMNS if c in fields), None)
-        group = next((fields[c] for c in GROUP_COLUMNS if c in fields), None)
-        if user is None or group is None:
-            raise ValueError(f"{path} is not Canvas's group-set export: it needs canvas_user_id and group_name columns "
-                             f"(People > Groups > the set's menu > Export); it has {', '.join(reader.fieldnames or []) or 'none'}")
-        groups, by_user = {}, {}
-        for row in reader:
-            user_id, name = (row.get(user) or "").strip(), (row.get(group) or "").strip()
-            if not user_id or not name:
-                continue  # a student in no group of the set
-            found = groups.setdefault(name, Group(name, (row.get(fields.get("canvas_group_id", "")) or "").strip()))
-            found.members.append(Member(user_id, (row.get(fields.get("name", "")) or "").strip(),
-                                        (row.get(fields.get("login_id", "")) or "").strip()))
-            by_user[user_id] = found
+    """{Canvas user id: Group} from Canvas's group-set export (harness.classroom.tables reads it as Excel
+    or Canvas writes it); InputError in one sentence when it is not one."""
+    table = read_table(path, "The group set", COLUMNS, HINT)
+    groups, by_user, bad, twice = {}, {}, [], []
+    for row in table.rows:
+        raw, name = row.cells["user"], row.cells["group"]
+        if not name:
+            continue  # a student in no group of the set
+        found = user_id(raw)
+        if found is None:
+            bad.append(f"row {row.line} ({raw or 'empty'}{', which Excel rounded' if ids_lost_to_excel(raw) else ''})")
+            continue
+        if found in by_user:
+            twice.append(f"{found} (in {by_user[found].name} and {name})")
+            continue
+        group = groups.setdefault(name, Group(name, row.cells.get("group id", "")))
+        group.members.append(Member(found, row.cells.get("name", ""), row.cells.get("login", "")))
+        by_user[found] = group
+    if bad:
+        raise InputError(f"The group set {table.path.name} has rows whose canvas_user_id is not a Canvas user id "
+                         f"({', '.join(bad[:8])}){HINT}")
+    if twice:
+        raise InputError(f"The group set {table.path.name} puts a student in two groups ({', '.join(twice[:8])}): "
+                         "export the group set again from Canvas")
     return by_user
 
 
@@ -108,31 +117,6 @@ def display_name(user_id, roster, groups, fallback=""):
     group = groups.get(user_id)
     member = next((m for m in group.members if m.user_id == user_id), None) if group else None
     return (member.name if member and member.name else "") or fallback
-
-
-def by_student(results, submissions, groups, roster, not_handed_in):
-    """One result per student. A group's result is given to each member (the same verdicts, lateness
-    and marks), named as the roster names them, with the partner's name; every roster student with
-    none gets not_handed_in(user id, name). Results with no user id (folders) stay as they are."""
-    students = []
-    for result, submission in zip(results, submissions):
-        group = groups.get(submission.student_id)
-        members = group.members if group else [Member(submission.student_id)]
-        for member in members:
-            name = display_name(member.user_id, roster, groups, submission.canvas_name or submission.name)
-            partners = [display_name(m.user_id, roster, groups, m.user_id) for m in members if m.user_id != member.user_id]
-            students.append(dataclasses.replace(
-                result, student_id=member.user_id, display_name=name, group=group.name if group else "", partners=partners,
-                notes=list(result.notes), marks=dict(result.marks), attachment_id=submission.attachment_id,
-                download_prefix=submission.download_prefix))
-    covered = {r.student_id for r in students if r.student_id}
-    for user_id, row in roster.items():
-        if user_id not in covered:
-            group = groups.get(user_id)
-            missing = not_handed_in(user_id, display_name(user_id, roster, groups, user_id))
-            missing.group = group.name if group else ""
-            students.append(missing)
-    return students
 
 
 def authors_missing(result):

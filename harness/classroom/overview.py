@@ -52,7 +52,9 @@ def class_facts(students, points, proportional=False, parts=PARTS):
             deliverable["deliverables not checked"] += 1
             continue
         for name, notebook in facts["notebooks"].items():
-            deliverable[f"{name} missing" if not notebook["present"] else f"{name} not run"] += not (notebook["present"] and notebook["run"])
+            what = f"{name} too large to grade" if notebook.get("too_large") else f"{name} missing" if not notebook["present"] \
+                else f"{name} not run"
+            deliverable[what] += not (notebook["present"] and notebook["run"])
         report = facts["report"]
         deliverable["no readable PDF report"] += not (report["found"] and report["readable"])
         deliverable["report looks like a notebook export"] += bool(report.get("export"))

@@ -9,6 +9,8 @@ writes headings, verdicts and formulas there, so such text is always quoted as d
     code_span(text)   Markdown inline code around printable(text), fenced by more backticks than any
                       run inside it: no heading, list, link or HTML can start in it
     fenced(text)      the same as a fenced block, for lines to paste
+    markdown_text(t)  printable(t) as Markdown text, every mark that could start markup escaped (names
+                      from the teacher's lists, which read better as text than as code)
     csv_cell(value)   OWASP's CSV-injection rule: a text cell that starts with = + - @ tab or CR gets a
                       leading ' so that no spreadsheet runs it as a formula
     file_names(names) one file name per name: only letters, digits, . _ -, never starting with . or -,
@@ -51,6 +53,15 @@ def fenced(text, language=""):
     lines = [printable(line, 500) for line in str(text).splitlines()]
     fence = _fence_for("\n".join(lines), 3)
     return "\n".join([fence + language, *lines, fence])
+
+
+MARKDOWN_MARKS = re.compile(r"([\\`*_\[\]<>!&|~#])")
+
+
+def markdown_text(text, limit=MAX_QUOTED):
+    """printable(text) as Markdown text: \\ before every character that could start emphasis, code,
+    a link, an image, HTML, a table cell or strike-through (CommonMark takes escaped marks literally)."""
+    return MARKDOWN_MARKS.sub(r"\\\1", printable(text, limit))
 
 
 def csv_cell(value):

@@ -3,8 +3,8 @@
 run.json records the harness's version (a hash of its code), the options, each submission's content
 hash and each student's outcome. Grading again with the same record says, student by student, whose
 points changed and why: a new upload (the content changed), a part's status, the TA's marks, the
-lateness, or the grader itself (same content, another harness or options). The previous gradebooks
-are kept, renamed after the run that wrote them.
+lateness, or the grader itself (same content, another harness or options). The previous outputs are
+kept, renamed after the run that wrote them (harness.classroom.outputs).
 """
 
 import hashlib
@@ -47,9 +47,12 @@ def outcome(result, total):
             "marks": dict(result.marks), "late": result.lateness, "content": result.content}
 
 
-def make_record(students, totals, options):
+def make_record(students, totals, options, pairs=(), deadline=None):
+    """The record of a run: when, by which grader, with which options and deadline (as understood), each
+    student's outcome, and the similar pairs (a regrade of one student keeps them)."""
     return {"written": datetime.now(timezone.utc).isoformat(timespec="seconds"), "harness": harness_version(),
-            "options": options, "students": {student_key(s): outcome(s, t) for s, t in zip(students, totals)}}
+            "options": options, "deadline": deadline, "students": {student_key(s): outcome(s, t) for s, t in zip(students, totals)},
+            "similar pairs": list(pairs)}
 
 
 def changes(previous, current):
@@ -74,7 +77,7 @@ def changes(previous, current):
         why += [f"{part} {old['statuses'].get(part)} -> {status}" for part, status in new["statuses"].items()
                 if old["statuses"].get(part) != status]
         if old["marks"] != new["marks"]:
-            why.append("marks merged")
+            why.append(marks_changed(old["marks"], new["marks"]))
         if old["late"] != new["late"]:
             why.append(f"lateness {old['late'] or 'none'} -> {new['late'] or 'none'}")
         if not why:
@@ -83,13 +86,15 @@ def changes(previous, current):
     return said
 
 
-def keep_previous(paths, previous):
-    """Rename each existing output of the previous run after its time, so nothing of it is lost."""
-    stamp = (previous.get("written") or "previous").replace(":", "").replace("+0000", "Z")
-    kept = []
-    for path in paths:
-        if path and Path(path).exists():
-            target = Path(path).with_name(f"{Path(path).stem}.{stamp}{Path(path).suffix}")
-            os.replace(path, target)
-            kept.append(str(target))
-    return kept
+def marks_changed(old, new):
+    """The TA's marks as they changed: "marks entered: reporting 18", "marks changed: clarity of code 8 -> 9"."""
+    if not old:
+        return "marks entered: " + ", ".join(f"{k} {v:g}" for k, v in new.items())
+    if not new:
+        return "marks removed (were " + ", ".join(f"{k} {v:g}" for k, v in old.items()) + ")"
+    return "marks changed: " + ", ".join(f"{k} {_mark(old.get(k))} -> {_mark(new.get(k))}" for k in {**old, **new}
+                                         if old.get(k) != new.get(k))
+
+
+def _mark(value):
+    return "none" if value is None else f"{value:g}"

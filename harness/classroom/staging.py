@@ -31,7 +31,7 @@ class Staging:
         notes = []
         for found, what in ((self.links, "symbolic link(s) left out, never followed: hand in the files themselves"),
                             (self.special, "named pipe(s), device(s) or socket(s) left out"),
-                            (self.too_large, f"code file(s) over {MAX_CODE_FILE >> 20} MiB left out")):
+                            ([shown for shown, _ in self.too_large], f"code file(s) over {MAX_CODE_FILE >> 20} MiB left out")):
             if found:
                 notes.append(f"{len(found)} {what} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})")
         return notes
@@ -54,7 +54,7 @@ class Staging:
             self.special.append(shown)
         elif needed(list(parts), info.st_size):
             if info.st_size > MAX_CODE_FILE:
-                self.too_large.append(shown)
+                self.too_large.append((shown, info.st_size))
                 return
             self.count(info.st_size)
             _copy_regular(path, target, info.st_size, shown)
@@ -105,8 +105,9 @@ def _copy_regular(path, target, size, shown):
                 left -= len(chunk)
 
 
-def extract_zip(archive, target):
-    """Regular files only, inside target, at most MAX_ZIP_BYTES, what needed() keeps; one top folder is entered."""
+def extract_zip(archive, target, staging=None):
+    """Regular files only, inside target, at most MAX_ZIP_BYTES, what needed() keeps; one top folder is entered.
+    A code file over MAX_CODE_FILE is left out, and said in staging (a Staging) where one is given."""
     target.mkdir(parents=True)
     total = 0
     with zipfile.ZipFile(archive) as zipped:
@@ -119,6 +120,10 @@ def extract_zip(archive, target):
                 continue
             path = (target / member.filename).resolve()
             if target.resolve() not in path.parents:
+                continue
+            if member.file_size > MAX_CODE_FILE:
+                if staging is not None:
+                    staging.too_large.append(("/".join(parts), member.file_size))
                 continue
             total += member.file_size
             if total > MAX_ZIP_BYTES:

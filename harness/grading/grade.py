@@ -67,6 +67,7 @@ class SubmissionResult:
     comment: str = ""
     # who it is for (harness.classroom.groups): one result per student once a group's is given to each member
     display_name: str = ""         # the student's name as the roster has it
+    named: bool = False            # display_name comes from the teacher's lists (roster, group set), not a submission
     group: str = ""                # the Canvas group whose submission this is
     partners: list = field(default_factory=list)   # the other members' names
     handed_in: bool = True         # False: a roster student with nothing handed in
@@ -74,12 +75,30 @@ class SubmissionResult:
     download_prefix: str = ""      # <name>[_LATE] as Canvas's download named the files
     content: str = ""              # a hash of the staged files (harness.classroom.record): a new upload changes it
     similarity: str = ""           # the most similar other submission, where the class was compared
+    student_notes: list = field(default_factory=list)  # about this student's row (a partner the report does not name)
+
+    def all_notes(self):
+        return self.notes + self.student_notes
 
     def to_json(self, parts=PARTS):
         return {"submission": self.name, **{part.key: self.verdicts[part.key].to_json() for part in parts}, "seconds": self.seconds,
-                "student id": self.student_id, "notes": self.notes, "deliverables": self.deliverables,
+                "student id": self.student_id, "notes": self.all_notes(), "deliverables": self.deliverables,
                 "late": self.lateness, "late penalty": self.penalty, "marks": self.marks, "comment": self.comment,
-                "student": self.display_name, "group": self.group, "handed in": self.handed_in}
+                "student": self.display_name, "group": self.group, "handed in": self.handed_in,
+                "student notes": self.student_notes, "canvas name": self.canvas_name, "content": self.content,
+                "similarity": self.similarity}
+
+    @classmethod
+    def from_json(cls, entry, parts=PARTS):
+        """The submission's result as graded (what to_json wrote), without what was given to the student
+        afterwards (lateness, marks, names: harness.classroom gives those again)."""
+        own = entry.get("student notes") or []
+        notes = list(entry.get("notes") or [])
+        return cls(entry["submission"], {part.key: verdict.Verdict.from_json(entry[part.key]) for part in parts},
+                   seconds=entry.get("seconds", 0.0), student_id=entry.get("student id", ""),
+                   canvas_name=entry.get("canvas name", ""), notes=notes[:len(notes) - len(own)] if own else notes,
+                   deliverables=entry.get("deliverables"), content=entry.get("content", ""),
+                   similarity=entry.get("similarity", ""))
 
 
 def write_job(folder, options):
@@ -215,6 +234,7 @@ def grade_submission(submission, inputs, options, pool=None):
                 result.verdicts[part.key] = verdict.error(f"the sandbox returned unreadable results for {part.function} "
                                                           f"({type(error).__name__}: {error}).")
         result.deliverables = deliverables_of(frames.get(deliverables.KEY))
+        said_too_large(result, getattr(submission, "oversized", {}), options)
         return result
     except UnpackableSubmission as error:
         result.verdicts = {part.key: verdict.error(f"{error}.") for part in options.parts}
@@ -225,6 +245,20 @@ def grade_submission(submission, inputs, options, pool=None):
         return result
     finally:
         result.seconds = _since(start)
+
+
+def said_too_large(result, oversized, options):
+    """A notebook handed in but left out for its size ({name: (bytes, the limit in bytes)}, the staging's)
+    is an error of its part and a deliverable handed in and too large: never "not submitted"."""
+    for name, (size, limit) in oversized.items():
+        why = f"handed in, but too large to grade ({size / 2**20:.0f} MiB; the grader reads notebooks of at most {limit >> 20} MiB)"
+        for part in options.parts:
+            if part.notebook == name:
+                result.verdicts[part.key] = verdict.error(f"{name} was {why}: clear large outputs (figures, printed tensors) "
+                                                          "and hand it in again.")
+        if result.deliverables is not None and name in result.deliverables["notebooks"]:
+            result.deliverables["notebooks"][name] = {"present": True, "run": False, "why": why, "note": "", "tests": [0, 0],
+                                                      "too_large": size, "limit": limit}
 
 
 def _since(start):

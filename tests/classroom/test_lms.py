@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.classroom import classlist
 from harness.classroom import collect
 from harness.classroom import gradebook
 from harness.classroom import lateness
+from harness.classroom import marks
+from harness.classroom.roster import read_roster
 from harness.grading.grade import SubmissionResult
 from harness.grading.parts.verdict import Verdict
 from harness.status import Status
@@ -119,7 +122,7 @@ def test_lateness_is_said_as_a_person_would(seconds, said):
 
 def test_the_bad_times_file(tmp_path):
     (tmp_path / "bad.csv").write_text("who,when\n1,2\n")
-    with pytest.raises(ValueError, match="needs a column for the student"):
+    with pytest.raises(ValueError, match="has no column for the student"):
         lateness.read_times(tmp_path / "bad.csv")
 
 
@@ -130,21 +133,27 @@ def result(name, student_id, status=Status.PASS):
     return SubmissionResult(name, verdicts, student_id=student_id, canvas_name=name.split("_")[0])
 
 
-def test_marks_template_first_then_merged_and_capped(tmp_path):
-    results, manual = [result("lovelaceada_101", "101"), result("=evil_102", "102")], gradebook.parse_manual_points(gradebook.MANUAL_DEFAULT)
-    said = gradebook.merge_marks(results, tmp_path / "marks.csv", manual)
-    assert "wrote" in said[0]
+def test_marks_template_first_then_read_and_out_of_range_refused(tmp_path):
+    download = canvas(tmp_path / "d", {"lovelaceada_101_9001_report.pdf": "%PDF", "=evil_102_9002_report.pdf": "%PDF"})
+    students = classlist.class_list(collect.collect(download, tmp_path / "stage"), {}, {})
+    manual = gradebook.parse_manual_points(gradebook.MANUAL_DEFAULT)
+    marks.write_template(tmp_path / "marks.csv", students, manual, {"101": 100.0, "102": 40.0})
     rows = list(csv.reader(open(tmp_path / "marks.csv")))
-    assert rows[0] == ["submission", "student id", "clarity of code", "reporting", "comment"] and rows[2][0] == "'=evil_102"
-    rows[1][2:] = ["8", "25", "Tidy code."]
-    rows[2][2:] = ["x", "10", ""]
+    assert rows[0] == ["student id", "submission", "group", "students", "graded parts", "clarity of code", "reporting", "comment"]
+    assert rows[1][:5] == ["102", "'=evil_102", "", "'=evil", "40.0"]  # no formula runs in a spreadsheet
+    assert rows[2][:5] == ["101", "lovelaceada_101", "", "lovelaceada", "100.0"]
+    rows[2][5:] = ["8", "18,5", "Tidy code."]
+    rows[1][5:] = ["", "10", ""]
     csv.writer(open(tmp_path / "marks.csv", "w", newline="")).writerows(rows)
-    said = gradebook.merge_marks(results, tmp_path / "marks.csv", manual)
-    assert results[0].marks == {"clarity of code": 8.0, "reporting": 20.0} and results[0].comment == "Tidy code."
-    assert results[1].marks == {"reporting": 10.0}
-    assert any("outside 0 to 20" in s for s in said) and any("not a number" in s for s in said)
-    results[0].penalty = 6
-    assert gradebook.total_of(results[0], gradebook.default_points()) == 100 + 28 - 6
+    given = marks.read_marks(tmp_path / "marks.csv", manual, students)
+    assert given["101"].marks == {"clarity of code": 8.0, "reporting": 18.5} and given["101"].comment == "Tidy code."
+    assert given["102"].marks == {"reporting": 10.0}
+    rows[2][5:] = ["25", "x", ""]
+    csv.writer(open(tmp_path / "marks.csv", "w", newline="")).writerows(rows)
+    with pytest.raises(marks.MarksRefused) as refused:  # nothing capped, nothing left out: every bad cell said
+        marks.read_marks(tmp_path / "marks.csv", manual, students)
+    assert "row 3 (lovelaceada): clarity of code is 25, outside 0 to 10" in str(refused.value)
+    assert "row 3 (lovelaceada): reporting is 'x', not a number" in str(refused.value)
 
 
 def test_canvas_import_format(tmp_path):
@@ -153,7 +162,7 @@ def test_canvas_import_format(tmp_path):
                       "    Points Possible,,,,,130\n\"Lovelace, Ada\",101,s101,ada@uib.no,INF265 2026,\n")
     results = [result("lovelaceada_101", "101"), result("turingalan_102", "102", Status.FAIL)]
     gradebook.write_canvas(results, tmp_path / "canvas.csv", "Project 1 (77)", 130, gradebook.default_points(),
-                           roster=gradebook.read_roster(roster))
+                           roster=read_roster(roster))
     rows = list(csv.reader(open(tmp_path / "canvas.csv")))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Project 1 (77)"]
     assert rows[1] == ["Points Possible", "", "", "", "", "130"]

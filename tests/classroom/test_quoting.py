@@ -43,7 +43,7 @@ def grader_lines(markdown):
 def test_feedback_quotes_every_text_a_submission_shaped(text):
     markdown = feedback.feedback_markdown(result_with(text, name=text), gradebook.default_points())
     headings, markup = grader_lines(markdown)
-    assert headings == ["# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)",
+    assert headings == ["# Feedback for ", "##  in backpropagation.ipynb: error (0 / 60 points)",
                         "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"], headings
     assert markup == []
     markdown.encode("utf-8")  # writable as UTF-8, whatever the name was
@@ -60,7 +60,7 @@ def test_the_pdf_feedback_shows_every_text_a_submission_shaped_as_text(text):
     pdf = feedback.feedback_pdf(result_with(text, name=text), gradebook.default_points())
     reader = PdfReader(io.BytesIO(pdf))
     shown = " ".join(page.extract_text() for page in reader.pages)
-    assert len(reader.pages) <= 2 and "Feedback:" in shown and "What was handed in" in shown
+    assert len(reader.pages) <= 2 and "Feedback for" in shown and "What was handed in" in shown
     if text.isascii() and text.isprintable():
         assert " ".join(text.split())[:12] in " ".join(shown.split())
 

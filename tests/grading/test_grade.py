@@ -107,7 +107,7 @@ def test_forged_feedback_and_terminal_lines_stay_data(graded):
     text = next(graded["out"].joinpath("feedback").glob("f01_forges_the_feedback.md")).read_text()
     outside_code = __import__("re").sub(r"(`+)(?s:.*?)\1", "", text)
     assert [line for line in outside_code.splitlines() if line.startswith("#")] == [
-        "# Feedback: ", "##  in backpropagation.ipynb: error (0 / 60 points)",
+        "# Feedback for ", "##  in backpropagation.ipynb: error (0 / 60 points)",
         "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"]
     assert "<" not in outside_code and "\x1b" not in text
     assert "\x1b" not in graded["result"].stdout and "\n# Feedback" not in graded["result"].stdout
@@ -160,7 +160,8 @@ def test_a_course_style_notebook_is_judged_with_its_own_net_inside_the_sandbox_t
 def test_json_has_the_documented_shape(graded):
     for v in graded["verdicts"].values():
         assert set(v) == {"submission", "backpropagation", "sgd", "seconds", "student id", "notes", "deliverables", "late",
-                          "late penalty", "marks", "comment", "student", "group", "handed in"}
+                          "late penalty", "marks", "comment", "student", "group", "handed in", "student notes", "canvas name",
+                          "content", "similarity"}
         for part in ("backpropagation", "sgd"):
             assert v[part]["status"] in {"pass", "fail", "error", "missing", "timeout"} and v[part]["message"]
             if v[part]["status"] in ("pass", "fail") and "failures" in v[part]:
@@ -194,6 +195,16 @@ def test_nothing_changed_outside_the_sandboxes(graded):
 def test_staging_follows_no_link_reads_no_pipe_and_finds_the_project(graded, name, words):
     """Each is graded on what it handed in (S.STAGING_HOSTILE), with a note of what was left out; the run went on."""
     assert any(words in note for note in graded["verdicts"][name]["notes"]), graded["verdicts"][name]["notes"]
+
+
+def test_a_notebook_too_large_is_said_handed_in_and_too_large_never_not_submitted(graded):
+    verdict = graded["verdicts"]["t06_notebook_too_large"]
+    assert verdict["sgd"]["status"] == "error" and "gradient_descent.ipynb was handed in, but too large to grade (70 MiB; the " \
+        "grader reads notebooks of at most 64 MiB)" in verdict["sgd"]["message"]
+    facts = verdict["deliverables"]["notebooks"]["gradient_descent.ipynb"]
+    assert facts["present"] and facts["too_large"] > 70 << 20
+    feedback = (graded["out"] / "feedback" / "t06_notebook_too_large.md").read_text()
+    assert "gradient_descent.ipynb: **handed in, but too large to grade** (70 MiB" in feedback and "not submitted" not in feedback
 
 
 @pytest.mark.parametrize("name", [name for name, _, _, _ in BENIGN])
@@ -269,8 +280,11 @@ def test_without_a_sandbox_grading_is_refused(tmp_path, monkeypatch, capsys):
     from harness.grading.sandbox import bubblewrap as sandbox
 
     monkeypatch.setattr(sandbox, "probe", lambda: "user namespaces are disabled")
-    assert cli_main(["grade", str(tmp_path)]) == 2
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1" / "backpropagation.ipynb").write_text("{}")
+    assert cli_main(["grade", str(tmp_path), "--csv", str(tmp_path / "out" / "gradebook.csv")]) == 2
     assert "Cannot make a sandbox on this machine: user namespaces are disabled" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_the_sandbox_is_on_here():

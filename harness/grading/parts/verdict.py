@@ -28,6 +28,10 @@ class Verdict:
         entry["status"] = self.status.value
         return entry
 
+    @classmethod
+    def from_json(cls, entry):
+        return cls(**{**entry, "status": Status(entry["status"])})
+
 
 def verdict_of(result, before=(), after=()):
     """The Verdict of a CheckResult (harness.checks.results), with notes before and after its own."""
