@@ -2,8 +2,9 @@
 marks and the submission times.
 
     encoding   UTF-8 with or without a byte-order mark (Canvas; Excel's "CSV UTF-8"), UTF-16 with one
-               (Excel's "Unicode Text"), else Windows-1252 (Excel's plain "CSV" on Windows); a file that is
-               none of them, or an Excel workbook, is refused
+               (Excel's "Unicode Text"), else Windows-1252 (Excel's plain "CSV" on Windows) or Mac OS Roman
+               (older Excel on a Mac), whichever reads as names; a file that is none of them, or an Excel
+               workbook, is refused
     delimiter  comma, semicolon or tab, read from the header line: Excel in a Norwegian, German or French
                locale writes semicolons; a first line "sep=;" (Excel's own hint) is followed
     rows       rows of empty cells (Excel writes ";;;;" for a row it once formatted) are no rows; a row with
@@ -89,11 +90,32 @@ def decode(data, path):
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError as error:
-        raise InputError(f"{name} is neither UTF-8 nor Windows-1252 text (byte 0x{data[error.start]:02x} at offset "
-                         f"{error.start}): save it from Excel as CSV UTF-8") from None
+    readings = []
+    for codec, said in (("cp1252", "Windows-1252"), ("mac_roman", "Mac OS Roman")):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        readings.append((_letters_score(text), -len(readings), text, said))
+    best = max(readings, default=None)
+    if best is None or best[0] < 0:
+        raise InputError(f"{name} is neither UTF-8, Windows-1252 nor Mac OS Roman text: save it from Excel as CSV UTF-8")
+    return best[2], best[3]
+
+
+def _letters_score(text):
+    """How much the non-ASCII characters of a decoding read as the letters of names (Søreide, Håkon):
+    +1 for a letter, -1 for a symbol, a control character or a capital in the middle of a word. Excel
+    on Windows writes Windows-1252 and older Excel on a Mac writes Mac OS Roman: the same bytes read as
+    one of them give names (ø), as the other symbols (¿, ¯); a tie is Windows-1252."""
+    score = 0
+    for i, c in enumerate(text):
+        if c.isascii():
+            continue
+        before, after = text[i - 1] if i else " ", text[i + 1] if i + 1 < len(text) else " "
+        capital_inside = c.isupper() and before.isalpha() and after.islower()
+        score += 1 if c.isalpha() and not capital_inside else -1
+    return score
 
 
 def _header_cells(line, delimiter):

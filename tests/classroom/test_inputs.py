@@ -43,6 +43,7 @@ EXCEL = {  # how a spreadsheet saves a CSV: (delimiter, encoding, byte-order mar
     "excel csv utf-8": (";", "utf-8", True, True, "\r\n"),
     "excel unicode text": ("\t", "utf-16-le", True, False, "\r\n"),
     "comma with a quoted decimal comma": (",", "utf-8", True, True, "\r\n"),
+    "excel for mac, mac roman": (",", "mac_roman", False, False, "\r"),
 }
 
 
@@ -180,7 +181,7 @@ def test_what_is_not_a_number(text):
 
 @pytest.mark.parametrize("content, words", [
     (b"PK\x03\x04rest of a workbook", "is an Excel workbook (.xlsx), not a CSV file"),
-    (b"Student,ID\n\x81\x8d\x8f\x90\x9d,1\n", "is neither UTF-8 nor Windows-1252 text"),
+    (b"Student,ID\n\x81\xa0\xa1\xa2\xa3\xa4\xa5,1\n", "is neither UTF-8, Windows-1252 nor Mac OS Roman text"),
     (b"", "is empty"),
     (b"Name,Login\nIda,ida\n", "has no 'Student' column and no 'ID' column (it has 'Name', 'Login', read as commas)"),
     (b"Student;ID\n\"Karlsen, Ida\";1,23457E+13\n", "IDs that Excel turned into rounded numbers"),
@@ -485,3 +486,10 @@ def test_feedback_says_the_total_of_130_and_the_marks_to_come():
     assert "**Total: 122.5 of 130 points**: graded parts 100 of 100, clarity of code 9 of 10, reporting 17.5 of 20, late penalty -4." \
         in feedback.feedback_markdown(result, default_points(), manual=manual)
     assert all(not line.startswith("#") or text.split("\n")[i - 1] == "" for i, line in enumerate(text.split("\n")) if i)
+
+
+@pytest.mark.parametrize("name", ["Søreide, Åse", "Håkon Ødegård", "Bjørn Ærø", "Élise Müller-Lüdenscheidt", "José Nuñez"])
+@pytest.mark.parametrize("codec", ["cp1252", "mac_roman"])
+def test_names_read_right_from_windows_or_mac_excel(tmp_path, name, codec):
+    (tmp_path / "roster.csv").write_bytes(f'Student,ID\r"{name}",203\r'.encode(codec))
+    assert read_roster(tmp_path / "roster.csv")["203"]["Student"] == name
