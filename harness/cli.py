@@ -1,9 +1,11 @@
 """The command line: `python tests_backpropagation.py [check [FOLDER] | report [FOLDER] | grade SUBMISSIONS ... | release OUT_DIR ...]`.
 
     check      this folder's (or FOLDER's) notebooks graded as the grader grades them; exit 0 when both parts pass
+               (--part PART: that part only, as GitHub Classroom's autograding runs it)
     report     build report/report.pdf from report/report.typ and check it as the grader will
     grade      a folder of submissions, each in a sandbox (the teacher's; see README "For teachers")
     release    the student version (the teacher's)
+    gradescope a Gradescope autograder zip (the teacher's); autograde is what its run_autograder runs
 
 The student version carries the checks and the grader's pipeline (so that check gives the grader's
 verdicts), not the release: release says so there.
@@ -19,14 +21,15 @@ TEACHER_ONLY = "{command} is the teacher's command; this copy of the harness hol
 
 def check(argv):
     """The student's check: FOLDER graded as the grader grades it (the same staging, sandbox, lockdown,
-    source check and judges; harness.grading.grade), its verdicts printed as the feedback says them."""
+    source check and judges; harness.classroom.run.grade_folder), its verdicts printed as the feedback
+    says them. With --part, that part only: exit 0 exactly when it passes (GitHub Classroom's autograding)."""
     import tempfile
 
-    from harness.classroom import collect
-    from harness.classroom.feedback import feedback_markdown
+    from harness.classroom.feedback import feedback_markdown, part_markdown
     from harness.classroom.gradebook import MANUAL_DEFAULT, default_points, parse_manual_points
+    from harness.classroom.run import grade_folder
     from harness.grading import grade as grading
-    from harness.grading.sandbox import bubblewrap as sandbox
+    from harness.grading.parts import PARTS
     from harness.status import Status
 
     parser = argparse.ArgumentParser(prog="python tests_backpropagation.py check",
@@ -34,24 +37,27 @@ def check(argv):
     parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent.parent), metavar="FOLDER")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=grading.Options.timeout,
                         help="time limit for each notebook part (default %(default)g, as graded)")
+    parser.add_argument("--part", choices=[part.key for part in PARTS],
+                        help="check this part only: its feedback, and exit 0 exactly when it passes")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     if not folder.is_dir():
         print(f"Cannot check {str(folder)!r}: it is not a folder; give the folder that holds your notebooks.", file=sys.stderr)
         return 2
-    options = grading.Options(timeout=args.timeout, jobs=1)
-    reason = sandbox.probe()
-    if reason:  # the student's own code: the same checks without the walls (the grader makes them)
-        print(f"Note: no sandbox can be made here ({reason}); your notebooks run without one, with the same checks.", file=sys.stderr)
-        options.use_sandbox = False
     with tempfile.TemporaryDirectory(prefix="inf265-check-") as stage:
-        submissions = collect.collect_one(folder, Path(stage))
-        [result] = grading.grade_all(submissions, options)
-    lines = feedback_markdown(result, default_points(), manual=parse_manual_points(MANUAL_DEFAULT)).splitlines()  # as grade says them
-    print("\n".join([f"# Check of {folder.resolve()}: what the grader gives these notebooks", *lines[1:]]))
-    statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in options.parts)
+        result, reason = grade_folder(folder, args.timeout, stage)
+    if reason:
+        print(f"Note: no sandbox can be made here ({reason}); your notebooks run without one, with the same checks.", file=sys.stderr)
+    points = default_points()
+    parts = [part for part in PARTS if part.key == args.part] if args.part else list(PARTS)
+    if args.part:
+        print(part_markdown(result, parts[0], points), end="")
+    else:
+        lines = feedback_markdown(result, points, manual=parse_manual_points(MANUAL_DEFAULT)).splitlines()  # as grade says them
+        print("\n".join([f"# Check of {folder.resolve()}: what the grader gives these notebooks", *lines[1:]]))
+    statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in parts)
     print(f"As graded: {statuses}.")
-    return 0 if all(result.verdicts[part.key].status is Status.PASS for part in options.parts) else 1
+    return 0 if all(result.verdicts[part.key].status is Status.PASS for part in parts) else 1
 
 
 def _grade_parser(options, manual_default):
@@ -69,6 +75,9 @@ def _grade_parser(options, manual_default):
                                                                  "(for example 'Project 1 (123456)'; default %(default)s)")
     output.add_argument("--roster", metavar="PATH", help="Canvas's gradebook export (Grades > Export; needs Student and ID): "
                                                         "every student gets a row in --canvas-csv, named as the roster names them")
+    output.add_argument("--classroom-roster", metavar="PATH", help="GitHub Classroom's roster (identifier, github_username, "
+                                                                  "github_id, name), with SUBMISSIONS the folder `gh classroom "
+                                                                  "clone student-repos` wrote: each repository is its student's")
     output.add_argument("--groups", metavar="PATH", help="Canvas's group-set export (People > Groups > the set's menu > Export; "
                                                         "needs canvas_user_id and group_name): each group's submission is graded "
                                                         "once and every member gets its result")
@@ -154,6 +163,8 @@ def grade(argv):
     problem = _outputs_apart(args)
     if problem:
         parser.error(problem)
+    if args.classroom_roster and (args.roster or args.groups):
+        parser.error("--classroom-roster is GitHub Classroom's, --roster and --groups are Canvas's: give one course's files")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="inf265-stage-") as stage:
@@ -253,7 +264,40 @@ def report(argv):
     return 0 if fine else 1
 
 
-COMMANDS = {"check": check, "grade": grade, "release": release, "report": report}
+def gradescope(argv):
+    """The teacher's: a Gradescope autograder zip (harness.classroom.gradescope)."""
+    try:
+        from harness.classroom.gradescope import build
+        from harness.release import released_files
+    except ImportError:
+        print(TEACHER_ONLY.format(command="gradescope"), file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(prog="python tests_backpropagation.py gradescope",
+                                     description="Write a Gradescope autograder zip (setup.sh and run_autograder at its root).")
+    parser.add_argument("out", metavar="OUT.zip")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0, help="time limit for each part (default %(default)g)")
+    args = parser.parse_args(argv)
+    names = build(args.out, released_files(), args.timeout)
+    print(f"Gradescope autograder written to {args.out} ({len(names)} files): upload it as the assignment's autograder "
+          "(Configure Autograder > Zip file upload).")
+    return 0
+
+
+def autograde(argv):
+    """Gradescope's run_autograder: ROOT/submission graded, ROOT/results/results.json written."""
+    from harness.classroom.gradescope import autograde as run
+
+    parser = argparse.ArgumentParser(prog="python tests_backpropagation.py autograde",
+                                     description="Grade ROOT/submission and write ROOT/results/results.json (Gradescope's layout).")
+    parser.add_argument("root", nargs="?", default=os.environ.get("AUTOGRADER_ROOT", "/autograder"), metavar="ROOT")
+    args = parser.parse_args(argv)
+    score = run(args.root)
+    print(f"Score {score:g}: {Path(args.root) / 'results' / 'results.json'}.")
+    return 0
+
+
+COMMANDS = {"check": check, "grade": grade, "release": release, "report": report, "gradescope": gradescope,
+            "autograde": autograde}
 
 
 def main(argv):

@@ -56,6 +56,9 @@ NOT_CALLED = ("harness.grading", "harness.classroom")
 HANDOUT = {  # what only the student version holds: {path in the project: path in the release}
     "handout/README.md": "README.md",
     "handout/report.typ": "report/report.typ",
+    # a GitHub Classroom template repository: what git leaves out, and autograding on every push
+    "handout/gitignore": ".gitignore",
+    "handout/classroom.yml": ".github/workflows/classroom.yml",
 }
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG = "solution"

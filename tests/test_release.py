@@ -232,6 +232,35 @@ def test_the_students_copy_checks_as_the_grader_grades_and_cannot_grade(loop, tm
     assert released.returncode == 2 and "the teacher's command" in released.stderr
 
 
+def test_the_student_version_is_a_github_classroom_template_whose_autograding_grades_each_part(loop, tmp_path):
+    """Its workflow lints clean (actionlint); each graded step's command, run here as the runner runs it
+    (from the repository's root), fails on the stubs and passes once they are filled."""
+    released = loop["released"]
+    workflow = released / ".github" / "workflows" / "classroom.yml"
+    assert (released / ".gitignore").read_text().count("data/") == 1
+    lint = subprocess.run([str(Path(sys.executable).parent / "actionlint"), str(workflow)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    text = workflow.read_text()
+    steps = re.findall(r"uses: classroom-resources/autograding-command-grader@v1\n\s+with:\n(?:\s+[\w-]+: .*\n)+", text)
+    commands = {re.search(r"\n\s+command: (.*)", step).group(1): float(re.search(r"max-score: (\d+)", step).group(1)) for step in steps}
+    assert commands == {"python tests_backpropagation.py check --part backpropagation": 60,
+                        "python tests_backpropagation.py check --part sgd": 40}
+    assert "autograding-grading-reporter@v1" in text and "GITHUB_STEP_SUMMARY" in text and "cache: pip" in text
+    student = tmp_path / "repository"
+    shutil.copytree(released, student)
+    run = lambda command: subprocess.run(command.replace("python", sys.executable, 1).split(), cwd=student,
+                                         capture_output=True, text=True, timeout=300)
+    for command in commands:
+        untouched = run(command)
+        assert untouched.returncode == 1 and "missing" in untouched.stdout, untouched.stdout[-500:]
+    for notebook in ("backpropagation.ipynb", "gradient_descent.ipynb"):
+        shutil.copy(loop["submissions"] / "filled_in" / notebook, student / notebook)
+    for command, points in commands.items():
+        solved = run(command)
+        assert solved.returncode == 0 and f"pass ({points:g} / {points:g} points)" in solved.stdout, solved.stdout[-800:]
+        assert solved.stdout.count("## ") == 1  # that part's feedback only
+
+
 # --- the student version is the course's assignment (issue 32) -----------------------------------------------
 
 def _sentences(text):

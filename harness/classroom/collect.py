@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.classroom.github import commit_note, has_git, repository_commit
 from harness.classroom.staging import MAX_CODE_FILE, Staging, extract_zip, stage_tree
 from harness.grading.sandbox.packing import UnpackableSubmission
 
@@ -49,6 +50,7 @@ class Submission:
     content: str = ""         # a hash of the staged files (harness.classroom.record), where a run keeps one
     too_large: list = field(default_factory=list)   # [(path as handed in, bytes)] of code files left out for their size
     oversized: dict = field(default_factory=dict)   # {handout notebook: (bytes, limit)}: handed in, but too large to grade
+    commit: str = ""          # the commit a repository (GitHub Classroom's clone) had checked out
 
 
 def layout_of(entries):
@@ -124,11 +126,13 @@ def _folder(entry, target):
         what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "neither a folder nor a file"
         return Submission(name, folder, error=f"{entry.name} is {what}, which the grader does not follow: give a folder or a .zip.")
     if stat.S_ISDIR(info.st_mode):
+        commit = repository_commit(entry) if has_git(entry) else ""  # before staging, which leaves .git out
         try:
             staging = stage_tree(entry, folder)
         except UnpackableSubmission as error:
-            return Submission(name, folder, error=f"{error}.")
-        return Submission(name, folder, notes=staging.notes(), too_large=staging.too_large)
+            return Submission(name, folder, error=f"{error}.", commit=commit)
+        return Submission(name, folder, notes=staging.notes() + ([commit_note(commit)] if commit else []),
+                          too_large=staging.too_large, commit=commit)
     try:
         staging = Staging()
         return Submission(name, extract_zip(entry, folder, staging), notes=staging.notes(), too_large=staging.too_large)

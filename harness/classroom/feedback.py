@@ -150,6 +150,12 @@ def _part_blocks(part, verdict, earned, points):
     return blocks
 
 
+def part_markdown(result, part, points=None, proportional=False):
+    """One part's feedback as Markdown (check --part, Gradescope's test output)."""
+    earned = points_of(result, points, proportional) if points else None
+    return markdown(_part_blocks(part, result.verdicts[part.key], earned, points))
+
+
 def deliverable_lines(facts):
     """[segments] per line: what was handed in, as a TA checks it."""
     if facts is None:

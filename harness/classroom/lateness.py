@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from harness.classroom.tables import Column, InputError, read_table
 
 POLICY = re.compile(r"^\s*(?P<base>\d+(?:\.\d+)?)\s*\+\s*(?P<step>\d+(?:\.\d+)?)\s*/\s*(?P<hours>\d+(?:\.\d+)?)\s*h\s*$")
-STUDENT_COLUMNS = ("id", "user_id", "user id", "student id", "student", "submission", "name")
+STUDENT_COLUMNS = ("id", "user_id", "user id", "student id", "identifier", "github_username", "student", "submission", "name")
 TIME_COLUMNS = ("submitted_at", "submitted", "submission time", "submitted at", "time")
 COLUMNS = [Column("student", STUDENT_COLUMNS, described=f"column for the student ({', '.join(STUDENT_COLUMNS)})"),
            Column("time", TIME_COLUMNS, described=f"column for the time ({', '.join(TIME_COLUMNS)})")]

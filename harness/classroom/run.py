@@ -96,6 +96,10 @@ def read_inputs(run):
         from harness.classroom.roster import read_roster
 
         run.roster = attempt(lambda: read_roster(args.roster)) or {}
+    if getattr(args, "classroom_roster", None):
+        from harness.classroom.github import read_classroom_roster
+
+        run.roster = attempt(lambda: read_classroom_roster(args.classroom_roster)) or {}
     if args.groups:
         from harness.classroom.groups import read_groups
 
@@ -183,6 +187,10 @@ def collect_download(run):
     if not run.submissions:
         raise Refused([f"SUBMISSIONS {where!r} holds no submission: give Canvas's download (Assignment > Download "
                        "Submissions) as it comes, or a folder holding one sub-folder or .zip per submission"])
+    if getattr(run.args, "classroom_roster", None):  # GitHub Classroom: each repository given to its student
+        from harness.classroom.github import match
+
+        run.notes += match(run.submissions, run.roster)
 
 
 # --- cross-check ------------------------------------------------------------------------------------------------
@@ -197,7 +205,11 @@ def cross_check(run):
 
     problems, args = [], run.args
     submitters = [s for s in run.submissions if s.student_id]
-    if run.roster:
+    if getattr(args, "classroom_roster", None):
+        if not submitters:
+            problems.append(f"None of the {len(run.submissions)} repositories of SUBMISSIONS is named after a GitHub user of the "
+                            f"classroom roster {Path(args.classroom_roster).name}: is it this classroom's roster?")
+    elif run.roster:
         if not submitters:
             problems.append("--roster gives Canvas user ids, but SUBMISSIONS holds no Canvas download (its submissions carry no "
                             "user id): give Canvas's download as it comes, or leave out --roster")
@@ -584,24 +596,45 @@ def say_plan(run):
         print(f"  Note: {note}.")
 
 
+# --- one folder: the student's check, a Gradescope submission ----------------------------------------------------------
+
+def grade_folder(folder, timeout, stage, say=None):
+    """(the SubmissionResult of one folder graded as grade grades each submission, why it ran without a
+    sandbox or None): the same staging, sandbox where one can be made, lockdown, source check and judges."""
+    from harness.classroom import collect
+    from harness.grading import grade as grading
+    from harness.grading.sandbox import bubblewrap as sandbox
+
+    options = grading.Options(timeout=timeout, jobs=1)
+    reason = sandbox.probe()
+    if reason:  # without the walls, the same checks (the grader's machine makes them)
+        options.use_sandbox = False
+    submissions = collect.collect_one(Path(folder), Path(stage))
+    [result] = grading.grade_all(submissions, options, on_note=(lambda text: say(f"Note: {text}.")) if say else None)
+    return result, reason
+
+
 # --- the pipeline -------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    do: object
+    do: object                    # (ClassRun) -> None; raises Refused
+    reads: tuple = ()             # what of the run's state (or the options) it reads
+    makes: tuple = ()             # what it adds to the run's state (or writes)
     checks_inputs: bool = False   # part of --check-inputs
 
 
 STEPS = (
-    Step("read inputs", read_inputs, True),
-    Step("collect", collect_download, True),
-    Step("cross-check", cross_check, True),
-    Step("grade", grade),
-    Step("compare code", compare_code),
-    Step("give results", give_results),
-    Step("write", write),
-    Step("summary", summary),
+    Step("read inputs", read_inputs, ("--roster", "--classroom-roster", "--groups", "--times", "--deadline", "--timezone",
+                                      "--record", "--json (for --only)"), ("roster", "groups", "times", "deadline", "previous"), True),
+    Step("collect", collect_download, ("SUBMISSIONS",), ("submissions",), True),
+    Step("cross-check", cross_check, ("submissions", "roster", "groups", "times", "--marks"), ("students", "marks", "only"), True),
+    Step("grade", grade, ("submissions", "only", "previous results"), ("results",)),
+    Step("compare code", compare_code, ("submissions", "groups", "--template", "--reference-corpus"), ("pairs",)),
+    Step("give results", give_results, ("results", "students", "marks", "times", "deadline", "pairs"), ("graded",)),
+    Step("write", write, ("graded", "pairs", "previous"), ("the outputs asked for", "the marks template")),
+    Step("summary", summary, ("graded",), ()),
 )
 
 
