@@ -12,6 +12,7 @@ verdicts), not the release: release says so there.
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -39,6 +40,7 @@ def check(argv):
                         help="time limit for each notebook part (default %(default)g, as graded)")
     parser.add_argument("--part", choices=[part.key for part in PARTS],
                         help="check this part only: its feedback, and exit 0 exactly when it passes")
+    parser.add_argument("--json", metavar="PATH", help="also write the verdicts, in full, as grade's --json writes them")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -47,7 +49,9 @@ def check(argv):
     with tempfile.TemporaryDirectory(prefix="inf265-check-") as stage:
         result, reason = grade_folder(folder, args.timeout, stage)
     if reason:
-        print(f"Note: no sandbox can be made here ({reason}); your notebooks run without one, with the same checks.", file=sys.stderr)
+        print(sandbox_note(reason), file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps([result.to_json()], indent=2) + "\n", encoding="utf-8")
     points = default_points()
     parts = [part for part in PARTS if part.key == args.part] if args.part else list(PARTS)
     if args.part:
@@ -58,6 +62,16 @@ def check(argv):
     statuses = ", ".join(f"{part.key} {result.verdicts[part.key].status.value}" for part in parts)
     print(f"As graded: {statuses}.")
     return 0 if all(result.verdicts[part.key].status is Status.PASS for part in parts) else 1
+
+
+def sandbox_note(reason):
+    """Why the check ran without the grader's sandbox, in a student's terms."""
+    import platform
+
+    same = "your notebooks are checked without it, with the same checks and the same verdicts as the grader's"
+    if not sys.platform.startswith("linux"):
+        return f"Note: the grader's sandbox needs Linux; on {platform.system() or sys.platform} {same}."
+    return f"Note: no sandbox can be made here ({reason}); {same}."
 
 
 def _grade_parser(options, manual_default):

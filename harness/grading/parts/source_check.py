@@ -278,7 +278,8 @@ def check_in_child(notebook_path, folder, function_name, seconds=ANALYSIS_SECOND
         done = subprocess.run(command, cwd=root, capture_output=True, timeout=seconds, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return {"failed": f"reading the source took more than {seconds:g} s"}
-    if done.returncode == -signal.SIGXCPU:
+    xcpu = getattr(signal, "SIGXCPU", None)  # Windows has none
+    if xcpu is not None and done.returncode == -xcpu:
         return {"failed": f"reading the source took more than {seconds:g} s"}
     if done.returncode != 0 or len(done.stdout) > ANALYSIS_OUTPUT:
         memory_error = b"MemoryError" in done.stderr[-2000:]
@@ -291,11 +292,14 @@ def check_in_child(notebook_path, folder, function_name, seconds=ANALYSIS_SECOND
 
 
 def _main(argv):
-    import resource
-
     memory, seconds = int(argv[0]), math.ceil(float(argv[1]))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # the wall-clock limit is the parent's
+    try:  # where the platform has resource limits (not Windows): memory and CPU; the wall clock is the parent's
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))
+    except (ImportError, ValueError, OSError, AttributeError):
+        pass
     sys.setrecursionlimit(10_000)  # deep expressions end in RecursionError, caught as unparsable
     json.dump(analyse(argv[2], argv[3], argv[4]), sys.stdout)
     return 0
