@@ -132,9 +132,15 @@ def parse_cells(path, text=None):
 def definitions_source(path, text=None):
     """The statements the rule keeps, cell by cell: a list of (cell number, module)."""
     parsed, _ = parse_cells(path, text)
+    return kept_statements(parsed)
+
+
+def kept_statements(parsed):
+    """[(cell number, module of the statements the rule keeps)] of parsed cells [(cell number, module)]."""
     defined = {node.name for _, tree in parsed for node in tree.body
                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    return [(n, ast.Module(body=[s for s in tree.body if _is_kept(s, defined)], type_ignores=[])) for n, tree in parsed]
+    return [(n, ast.Module(body=[k for k in (_kept(s, defined) for s in tree.body) if k is not None], type_ignores=[]))
+            for n, tree in parsed]
 
 
 def load_notebook(path, namespace=None):
@@ -145,9 +151,10 @@ def load_notebook(path, namespace=None):
                             unparsable=unparsable, trees=parsed)
     for number, (_, error) in unparsable.items():
         loaded.notes.append(f"code cell {number} skipped: syntax error at line {error.lineno} ({error.msg})")
-    for number, module in definitions_source(path):
+    flags = loaded.flags = [0]  # __future__ features a cell imported: Jupyter compiles every later cell with them
+    for number, module in kept_statements(parsed):
         for statement in module.body:
-            error = _run(statement, loaded.namespace, f"<{path.name} cell {number}>")
+            error = _run(statement, loaded.namespace, f"<{path.name} cell {number}>", flags)
             if error is not None and isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 error = _define_without_failing_parts(statement, loaded, f"<{path.name} cell {number}>")
             if error is not None and isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -160,8 +167,15 @@ def load_definitions(path, namespace=None):
     return load_notebook(path, namespace).namespace
 
 
-def _run(statement, namespace, filename):
-    code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+def _run(statement, namespace, filename, flags=None):
+    flags = flags if flags is not None else [0]
+    code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec", flags=flags[0], dont_inherit=True)
+    if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+        import __future__
+
+        for alias in statement.names:
+            feature = getattr(__future__, alias.name, None)
+            flags[0] |= getattr(feature, "compiler_flag", 0)
     try:
         exec(code, namespace)
     except Exception as error:  # see the module docstring
@@ -197,7 +211,7 @@ def _define_without_failing_parts(function, loaded, filename):
             loaded.notes.append(f"{function.name}(): decorator left off ({type(error).__name__}: {error})")
     function.decorator_list = kept
     ast.fix_missing_locations(function)
-    return _run(function, namespace, filename)
+    return _run(function, namespace, filename, getattr(loaded, "flags", None))
 
 
 def _strip_ipython(source):
@@ -210,14 +224,59 @@ def _strip_ipython(source):
 
 
 def _is_kept(statement, defined):
+    return _kept(statement, defined) is not None
+
+
+def _kept(statement, defined):
+    """The statement as the rule keeps it, or None. Top-level if/elif/else, try/except/else/finally and
+    with blocks are kept as Jupyter runs them, each branch holding only what the rule keeps (`if
+    torch.cuda.is_available(): device = "cuda"`, `try: import wandb / except ImportError: wandb =
+    None`), when their tests and context expressions are safe to compute."""
     if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
+        return statement
     if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
-        nodes = list(ast.walk(statement.value))
         # A value built from the notebook's own definitions (an instance, a result) belongs to the
         # notebook's run, not to its definitions: computing it could train, and could run anything.
-        return not any(_is_skipped_call(node, defined) or (isinstance(node, ast.Name) and node.id in defined) for node in nodes)
-    return False
+        return statement if _safe(statement.value, defined) else None
+    if isinstance(statement, ast.If) and _safe(statement.test, defined):
+        return _with_bodies(statement, defined, ("body", "orelse"))
+    if isinstance(statement, ast.Try) and all(h.type is None or _safe(h.type, defined) for h in statement.handlers):
+        kept = _with_bodies(statement, defined, ("body", "orelse", "finalbody"))
+        if kept is not None:
+            kept.handlers = [ast.copy_location(ast.ExceptHandler(type=h.type, name=h.name, body=_kept_body(h.body, defined)), h)
+                             for h in statement.handlers]
+            ast.fix_missing_locations(kept)
+        return kept
+    if isinstance(statement, ast.With) and all(_safe(item.context_expr, defined) for item in statement.items):
+        return _with_bodies(statement, defined, ("body",))
+    return None
+
+
+def _safe(expression, defined):
+    """An expression the rule computes: it calls nothing that loads or trains and uses nothing the notebook defines."""
+    return not any(_is_skipped_call(node, defined) or (isinstance(node, ast.Name) and node.id in defined)
+                   for node in ast.walk(expression))
+
+
+def _kept_body(body, defined):
+    kept = [k for k in (_kept(s, defined) for s in body) if k is not None]
+    return kept or [ast.Pass()]
+
+
+def _with_bodies(statement, defined, fields):
+    """A copy of a compound statement whose blocks hold only what the rule keeps; None when none holds anything."""
+    import copy
+
+    bodies = {name: getattr(statement, name) for name in fields}
+    if not any(_kept(s, defined) is not None for body in bodies.values() for s in body) and not isinstance(statement, ast.Try):
+        return None
+    if isinstance(statement, ast.Try) and not any(_kept(s, defined) is not None for body in
+                                                  [*bodies.values(), *(h.body for h in statement.handlers)] for s in body):
+        return None
+    kept = copy.copy(statement)
+    for name, body in bodies.items():
+        setattr(kept, name, _kept_body(body, defined) if body else [])
+    return ast.fix_missing_locations(kept)
 
 
 def _is_skipped_call(node, defined):

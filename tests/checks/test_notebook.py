@@ -56,3 +56,22 @@ def test_invalid_notebooks_are_an_error(tmp_path):
     path.write_text("[]")
     with pytest.raises(NotebookError, match="is not a valid notebook"):
         load_notebook(path)
+
+
+def test_top_level_blocks_are_run_as_jupyter_runs_them(tmp_path):
+    from harness.checks.notebook import load_notebook
+    from tests.fixtures.submissions import cells
+
+    path = tmp_path / "n.ipynb"
+    path.write_text(cells(
+        "from __future__ import annotations\nimport torch",
+        "if torch.cuda.is_available():\n    device = 'cuda'\n    print('GPU')\nelif False:\n    device = 'mps'\nelse:\n    device = 'cpu'",
+        "try:\n    import a_module_nobody_has\nexcept ImportError:\n    a_module_nobody_has = None\nelse:\n    a_module_nobody_has.login()",
+        "with torch.no_grad():\n    SCALE = 2.0\n    train(model)",
+        "if len(load_data()) > 3:\n    LOADED = True",  # a test that loads data is never computed
+        "def f(x: Tensor) -> Undefined:\n    return x.to(device), a_module_nobody_has, SCALE"))
+    loaded = load_notebook(path)
+    assert (loaded.namespace["device"], loaded.namespace["a_module_nobody_has"], loaded.namespace["SCALE"]) == ("cpu", None, 2.0)
+    assert "LOADED" not in loaded.namespace and loaded.get("f") is not None  # hints unevaluated, as after the __future__ cell
+    path.write_text(cells("import torch", "def f(x: Tensor) -> None:\n    return x"))  # without it, the hint is evaluated
+    assert load_notebook(path).get("f") is None
