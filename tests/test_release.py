@@ -343,3 +343,53 @@ def test_walkthrough_fill_run_build_check_and_grade_agree_and_pass(loop, tmp_pat
     # the same words for the parts and the deliverables: only the heading (whose it is) differs
     assert checked.stdout.split("\n", 1)[1].split("As graded:")[0].strip() == feedback_text.split("\n", 1)[1].strip()
     assert "not run" not in feedback_text and "answers found for every question (a)-(g)" in feedback_text
+
+
+MISTAKES = {  # a student's common mistakes, two at a time (one per notebook): the first cause each part's feedback names
+    "factor 2, gradients never zeroed": (
+        lambda bp: bp.replace("2 * (y_pred", "(y_pred"), lambda sgd: sgd.replace("model.zero_grad()", "pass"),
+        "the factor 2 from d/dy (y - t)^2 = 2 (y - t) is missing",
+        "the first step is right but later ones are not: zero the gradients before each backward pass (they accumulate)"),
+    "transposed gradient, decay after momentum": (
+        lambda bp: bp.replace("model.dL_dw[l] = delta.T @ model.a[l - 1]", "model.dL_dw[l] = model.a[l - 1].T @ delta"),
+        lambda sgd: sgd.replace("                    g = p.grad.add(p, alpha=weight_decay) if weight_decay else p.grad\n",
+                                "                    g = p.grad\n").replace(
+            "                    p.add_(g, alpha=-lr)", "                    if weight_decay:\n                        g = g.add(p, alpha=weight_decay)\n"
+                                                       "                    p.add_(g, alpha=-lr)"),
+        "dL_dw is transposed: dL_dw[l] has the shape of fc[str(l)].weight",
+        "weight decay combined with momentum in the wrong order: add weight_decay * theta to g before the momentum buffer"),
+    "autograd inside": (
+        lambda bp: "\ndef backpropagation(model, y_true, y_pred):\n    with torch.enable_grad():\n        y = model(model.a[0])\n"
+                   "        loss = ((y - y_true) ** 2).sum()\n        grads = torch.autograd.grad(loss, [model.fc[str(l)].weight for l in "
+                   "range(1, model.L + 1)] + [model.fc[str(l)].bias for l in range(1, model.L + 1)])\n    for l in range(1, model.L + 1):\n"
+                   "        model.dL_dw[l], model.dL_db[l] = grads[l - 1], grads[model.L + l - 1]\n",
+        lambda sgd: sgd, "autograd", None),
+}
+
+
+def test_a_student_making_the_common_mistakes_is_told_the_cause_first(loop, tmp_path):
+    """The walk-through's other student: in the student version, each part's first failure names the mistake."""
+    from tests.fixtures import submissions as S
+
+    def check(name, backpropagation, sgd):
+        student = tmp_path / name.replace(" ", "_").replace(",", "")
+        shutil.copytree(loop["released"], student)
+        (student / "backpropagation.ipynb").write_text(S.cells(S.IMPORTS, backpropagation))
+        (student / "gradient_descent.ipynb").write_text(S.cells(S.IMPORTS, sgd))
+        done = subprocess.run([sys.executable, "tests_backpropagation.py", "check", "--json", "verdicts.json"], cwd=student,
+                              capture_output=True, text=True, timeout=300)
+        return json.loads((student / "verdicts.json").read_text())[0], done.stdout
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = dict(zip(MISTAKES, pool.map(lambda item: check(item[0], item[1][0](S.RIGHT_BACKPROPAGATION), item[1][1](S.RIGHT_SGD)),
+                                            MISTAKES.items())))
+    for name, (_, _, bp_cause, sgd_cause) in MISTAKES.items():
+        verdict, feedback = found[name]
+        first = verdict["backpropagation"]["failures"][0]["cause"] if verdict["backpropagation"]["failures"] else verdict["backpropagation"]["message"]
+        assert verdict["backpropagation"]["status"] == "fail" and bp_cause in first, (name, first)
+        assert len(verdict["backpropagation"]["failures"]) <= 1, (name, verdict["backpropagation"]["failures"])  # one mistake, named once
+        if sgd_cause:
+            assert [f["cause"] for f in verdict["sgd"]["failures"]] == [f"likely cause: {sgd_cause}"], name
+        assert feedback.index(bp_cause) < feedback.index("## What was handed in")  # the cause comes first

@@ -13,6 +13,8 @@ from harness.checks.tolerances import DIAGNOSIS_MATCH_RTOL, FACTOR_MATCH_ATOL
 from utils.metrics import relative_error
 
 
+TRANSPOSED = "dL_dw is transposed: dL_dw[l] has the shape of fc[str(l)].weight, (n_l, n_{l-1})"
+
 def _fits(got, candidate):
     return candidate is not None and candidate.shape == got.shape and relative_error(got, candidate) < DIAGNOSIS_MATCH_RTOL
 
@@ -98,7 +100,7 @@ def likely_cause(model, case, l, kind, got, expected, wrong_keys, y_pred=None):
             return "the factor 2 from d/dy (y - t)^2 = 2 (y - t) is missing"
         return f"the gradient is off by a constant factor {describe_factor(scale)}"
     if kind == "weight" and got.dim() == 2 and got.shape[0] == got.shape[1] and _fits(got, expected.T):
-        return "dL_dw is transposed: dL_dw[l] has the shape of fc[str(l)].weight, (n_l, n_{l-1})"
+        return TRANSPOSED
     if batch > 1:
         singles = [autograd_gradients(model, case.x[i:i + 1], case.y_true[i:i + 1]) for i in (0, batch - 1)]
         with torch.no_grad():

@@ -16,7 +16,7 @@ from functools import lru_cache
 import torch
 
 from harness.checks.cases import gradient_cases
-from harness.checks.diagnosis import likely_cause
+from harness.checks.diagnosis import TRANSPOSED, likely_cause
 from harness.checks.guard import run_backpropagation
 from harness.checks.precision import float64_default
 from harness.checks.references import (
@@ -113,7 +113,8 @@ def _shape_pattern(shape, symbols):
 
 
 def contract_problem(got, param, where):
-    """(failure cause or None, note or None, got as a float64 tensor shaped like param or None)."""
+    """(failure cause, or (cause, what was seen), or None; note or None; got as a float64 tensor shaped like
+    param or None)."""
     if got is None:
         return f"{where} was not set: backpropagation must fill model.dL_dw[l] and model.dL_db[l] for every layer l = 1..L", None, None
     if isinstance(got, str):
@@ -127,14 +128,19 @@ def contract_problem(got, param, where):
                     f"{_shape_pattern(param.shape, symbols)} (accepted, as the course does)")
             got = got.reshape(param.shape)
         else:
-            hint = ""
+            # the cause is the same on every case and layer (the failures group under it: one mistake, named
+            # once); the shapes of this case are its detail
+            seen = f"{where} has shape {tuple(got.shape)}, expected {tuple(param.shape)} like the parameter"
+            generic = where.split("[")[0] + "[l]"
             if got.dim() == 2 and got.shape == param.shape[::-1]:
-                hint = " (transposed: a weight gradient has the shape of fc[str(l)].weight)"
+                cause = f"likely cause: {TRANSPOSED}"  # as on a square layer, where only the values tell
             elif got.numel() == param.numel():
-                hint = " (reshape it: gradients have the shapes of the parameters, a bias gradient is 1-D)"
+                cause = f"{generic} has the parameter's entries in another shape: reshape it (a bias gradient is 1-D, (n_l,))"
             elif param.dim() == 1 or got.dim() > param.dim():
-                hint = " (the loss sums over the batch, so a gradient has no batch dimension)"
-            return f"{where} has shape {tuple(got.shape)}, expected {tuple(param.shape)} like the parameter{hint}", None, None
+                cause = f"{generic} keeps a batch dimension: the loss sums over the batch, so a gradient has the parameter's shape"
+            else:
+                cause = f"{generic} does not have the parameter's shape"
+            return (cause, seen), None, None
     if not (got.is_floating_point() or got.is_complex()):
         return f"{where} has dtype {got.dtype}: a gradient is a floating-point tensor", None, None
     if got.dtype != param.dtype:
@@ -169,7 +175,8 @@ def judge_case(case, reference, outcome):
         raw = outcome.gradients.get((l, kind))
         problem, note, got = contract_problem(raw, param, where)
         if problem:
-            result.failures.append(Failure(case.name, problem))
+            cause, seen = problem if isinstance(problem, tuple) else (problem, "")
+            result.failures.append(Failure(case.name, cause, seen))
             result.error = float("inf")
             continue
         if note:

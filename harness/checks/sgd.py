@@ -283,7 +283,7 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
         cause = (f"{name} has required parameters the grader cannot fill or lacks some: {what}; "
                  f"the handout's signature is (n_epochs, model, loss_fn, train_loader, lr, weight_decay, momentum)")
         return CheckResult(False, 0, len(COURSE_CONFIGS), [Failure("signature", cause)], unit="settings")
-    n_course, n_passed = 0, 0
+    n_course, n_passed, root_cause = 0, 0, None
     for i, config in enumerate(configs):
         course = config in COURSE_CONFIGS
         label = describe(config)
@@ -315,8 +315,15 @@ def judge_sgd(plan, outcomes, references, configs=SGD_CONFIGS, n_epochs=N_EPOCHS
                 one = outcome.one_step or {}
                 one_step_wrong = {n for n, v in expected_one.items()
                                   if n not in one or one[n].shape != v.shape or relative_error(one[n], v) > SGD_RTOL}
-                cause = (f"{ignored} {'are' if ' and ' in ignored else 'is'} ignored: the result equals torch.optim.SGD without it" if ignored
-                         else sgd_cause(config, epoch, passed_settings, one_step_wrong))
+                first_step_right = one_step_wrong is not None and not one_step_wrong
+                if ignored:
+                    cause = f"{ignored} {'are' if ' and ' in ignored else 'is'} ignored: the result equals torch.optim.SGD without it"
+                elif root_cause and first_step_right:
+                    cause = root_cause  # one mistake explains every setting whose first step is right: named once
+                else:
+                    cause = sgd_cause(config, epoch, passed_settings, one_step_wrong)
+                if set(config) == {"lr"} and first_step_right:
+                    root_cause = cause
                 failure = Failure(label, f"likely cause: {cause}", config=config, detail=
                                   f"after epoch {epoch} parameter '{parameter}' differs from torch.optim.SGD by up to {difference:.2e} (relative {relative:.1e})")
         if course:

@@ -137,11 +137,15 @@ def _part_blocks(part, verdict, earned, points):
         blocks.append(("li", _text(f"Passed: {verdict.passed} / {verdict.total} {part.unit}.")))
     if verdict.status in (Status.ERROR, Status.MISSING, Status.TIMEOUT) or not verdict.failures:
         blocks.append(("li", _text("What happened: ", code(verdict.message))))
-    for failure in verdict.failures[:5]:
+    shown = 5
+    for failure in verdict.failures[:shown]:
         count = failure["count"]
         unit = part.unit.split(" (")[0].rstrip("s") + ("s" if count != 1 else "")
         seen = [code(failure["case"], 160)] + ([("text", ": "), code(failure["detail"], 300)] if failure.get("detail") else [])
         blocks.append(("li", _text(("strong", "Failure"), f" ({count} {unit}): ", code(failure["cause"]), "; first: ", *seen)))
+    if len(verdict.failures) > shown:
+        blocks.append(("li", _text(f"and {len(verdict.failures) - shown} more distinct failure(s): the notebook's check "
+                                   "lists them all")))
     blocks += [("li", _text("Note: ", code(note))) for note in verdict.notes]
     if verdict.failures:
         snippet = part.reproduction(verdict.failures[0])
@@ -194,7 +198,8 @@ def deliverable_lines(facts):
         lines.append(_text("Other files are submitted but there is no README.txt saying what they are."))
     elif readme["needed"] and readme["unnamed"]:
         names = [segment for f in readme["unnamed"][:5] for segment in (code(f, 80), ("text", ", "))][:-1]
-        lines.append(_text("README.txt does not name ", *names, "."))
+        more = f" and {len(readme['unnamed']) - 5} more" if len(readme["unnamed"]) > 5 else ""
+        lines.append(_text("README.txt does not name ", *names, more, "."))
     return lines
 
 

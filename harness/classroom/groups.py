@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from harness.classroom.quoting import ascii_letters, printable
+from harness.classroom.quoting import ascii_letters, listed, printable
 from harness.classroom.tables import Column, InputError, ids_lost_to_excel, read_table, user_id
 
 
@@ -67,9 +67,9 @@ def read_groups(path):
         by_user[found] = group
     if bad:
         raise InputError(f"The group set {table.path.name} has rows whose canvas_user_id is not a Canvas user id "
-                         f"({', '.join(bad[:8])}){HINT}")
+                         f"({listed(bad)}){HINT}")
     if twice:
-        raise InputError(f"The group set {table.path.name} puts a student in two groups ({', '.join(twice[:8])}): "
+        raise InputError(f"The group set {table.path.name} puts a student in two groups ({listed(twice)}): "
                          "export the group set again from Canvas")
     return by_user
 

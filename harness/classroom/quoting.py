@@ -64,6 +64,12 @@ def markdown_text(text, limit=MAX_QUOTED):
     return MARKDOWN_MARKS.sub(r"\\\1", printable(text, limit))
 
 
+def listed(items, limit=8):
+    """"a, b, c and 4 more": a list cut where it is long, never silently."""
+    items = [str(item) for item in items]
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def csv_cell(value):
     """value as a CSV cell: numbers as they are, text printable and never starting a formula."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -10,6 +10,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from harness.classroom.quoting import listed
 from harness.grading.sandbox.packing import (MAX_PACKED_BYTES, MAX_PACKED_ENTRIES, UnpackableSubmission, needed, open_regular,
                                              too_many_bytes, too_many_entries)
 
@@ -33,7 +34,7 @@ class Staging:
                             (self.special, "named pipe(s), device(s) or socket(s) left out"),
                             ([shown for shown, _ in self.too_large], f"code file(s) over {MAX_CODE_FILE >> 20} MiB left out")):
             if found:
-                notes.append(f"{len(found)} {what} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})")
+                notes.append(f"{len(found)} {what} ({listed(found, 3)})")
         return notes
 
     def count(self, size):

@@ -164,8 +164,17 @@ def judge(envelope, context):
     outcomes = decode(envelope, cases, references)
     result = summarize([judge_case(case, reference, outcome) for case, reference, outcome in zip(cases, references, outcomes)])
     net = envelope.data.get("net")
-    net = protocol.text(net, "net") if isinstance(net, str) else "the harness MyNet"
-    return verdict_of(result, before=[f"nets built from {net}"], after=envelope.notes[:5])
+    net = protocol.text(net, "net") if isinstance(net, str) else "the harness's MyNet"
+    return verdict_of(result, before=[net_said(net)], after=envelope.notes[:5])
+
+
+def net_said(net):
+    """Which MyNet the test nets were built from, and why it matters to the student."""
+    if net == "the notebook's MyNet":
+        return ("the test nets were built from your notebook's MyNet (it computes the course's forward pass), so your "
+                "backpropagation was checked on the class it is written for")
+    return (f"the test nets were built from {net}: your backpropagation must work on the course's MyNet, the one the "
+            "handout gives, whatever your notebook changes in it")
 
 
 def reproduction(failure):
