@@ -266,7 +266,13 @@ def report(argv):
         return 2
     try:
         typst.compile(str(source), output=str(source.with_suffix(".pdf")), root=str(source.parent), ignore_system_fonts=True)
-    except Exception as error:  # typst's messages say the line
+    except typst.TypstError as error:  # typst's own diagnostic: file:line:column, the line, the place marked
+        said = (getattr(error, "diagnostic", None) or str(error)).rstrip()
+        print(f"Cannot build the report: typst says\n{said}", file=sys.stderr)
+        if "label `<" in str(error) and "does not exist" in str(error):
+            print("An @ starts a reference in Typst: write an email address as name\\@student.uib.no.", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - anything else typst raises, said as it is
         print(f"Cannot build the report: typst says {error}", file=sys.stderr)
         return 2
     facts = deliverables.report_facts(str(Path(args.folder)), [os.path.join("report", "report.pdf")])
@@ -275,6 +281,8 @@ def report(argv):
                                                                  "readme": {"needed": False}})]).rstrip())
     fine = (facts.get("readable") and not facts.get("export") and not facts.get("template") and len(facts.get("answers", [])) == 7
             and facts.get("labour"))
+    print("The report passes the grader's checks (readable, not a notebook export, answers to (a)-(g), division of labour)."
+          if fine else "The report does not pass the grader's checks yet: see above.")
     return 0 if fine else 1
 
 

@@ -393,3 +393,19 @@ def test_a_student_making_the_common_mistakes_is_told_the_cause_first(loop, tmp_
         if sgd_cause:
             assert [f["cause"] for f in verdict["sgd"]["failures"]] == [f"likely cause: {sgd_cause}"], name
         assert feedback.index(bp_cause) < feedback.index("## What was handed in")  # the cause comes first
+
+
+def test_the_report_command_says_typsts_diagnostic_where_it_is_and_whether_the_report_passes(tmp_path, capsys):
+    from harness.cli import main
+
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.typ").write_text('#set page(paper: "a4")\n= INF265\nAda Lovelace (ada@student.uib.no)\n')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "report.typ:3:" in err and "Ada Lovelace (ada@student.uib.no)" in err and "^" in err  # file:line:column, the line
+    assert "write an email address as name\\@student.uib.no" in err
+    shutil.copy(PROJECT_ROOT / "handout" / "report.typ", tmp_path / "report" / "report.typ")  # the template, untouched
+    assert main(["report", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "still holds the template's \"Replace this\" lines" in out and "answers found" not in out
+    assert "does not pass the grader's checks yet" in out

@@ -187,11 +187,13 @@ def deliverable_lines(facts):
         lines.append(_text("Report ", code(report["file"]), ": ", ("strong", "cannot be read"), ": ", code(report["why"]), "."))
     else:
         missing = [f"({a})" for a in deliverables.ANSWERS if a not in report["answers"]]
+        answers = ("; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}")
         lines.append(_text("Report ", code(report["file"]), f": {report['pages']} page(s)",
                            *(["; ", ("strong", "it looks like a notebook export"), ", which the handout does not accept as the report"]
                              if report["export"] else []),
-                           *(["; ", ("strong", "it still holds the template's \"Replace this\" lines")] if report.get("template") else []),
-                           "; answers found for every question (a)-(g)" if not missing else f"; no answer found for {', '.join(missing)}",
+                           # an untouched template has every heading and no answer: said once, not as answers found
+                           *(["; ", ("strong", "it still holds the template's \"Replace this\" lines"), ": write your answers in "
+                              "their place"] if report.get("template") else [answers]),
                            *(["; division-of-labour paragraph found."] if report["labour"] else ["; ", ("strong", "no division-of-labour paragraph found"), "."])))
     readme = facts["readme"]
     if readme["needed"] and not readme["present"]:

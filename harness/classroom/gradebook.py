@@ -133,7 +133,7 @@ def deliverable_columns(facts):
                 "report": "not checked", "report answers (a)-(g)": "", "division of labour": "", "README.txt": ""}
     bp, gd, report, readme = facts["notebooks"]["backpropagation.ipynb"], facts["notebooks"]["gradient_descent.ipynb"], facts["report"], facts["readme"]
     state = ("missing" if not report["found"] else "unreadable" if not report["readable"]
-             else "notebook export" if report["export"] else "ok")
+             else "notebook export" if report["export"] else "template not filled in" if report.get("template") else "ok")
     return {"backpropagation.ipynb run": _notebook_state(bp), "course tests passing": f"{bp['tests'][0]} / {bp['tests'][1]}",
             "gradient_descent.ipynb run": _notebook_state(gd), "report": state,
             "report answers (a)-(g)": f"{len(report['answers'])} / 7" if report["readable"] else "",
