@@ -75,3 +75,16 @@ def test_top_level_blocks_are_run_as_jupyter_runs_them(tmp_path):
     assert "LOADED" not in loaded.namespace and loaded.get("f") is not None  # hints unevaluated, as after the __future__ cell
     path.write_text(cells("import torch", "def f(x: Tensor) -> None:\n    return x"))  # without it, the hint is evaluated
     assert load_notebook(path).get("f") is None
+
+
+def test_a_global_the_grader_will_not_have_is_said_in_the_notebook_as_the_grader_would():
+    from harness.checks.grader_globals import missing_globals
+
+    history = ["import torch", "for k in range(1):\n    SCALE = 2.0", "LR = 0.1",
+               "if torch.cuda.is_available():\n    DEVICE = 'cuda'\nelse:\n    DEVICE = 'cpu'",
+               "def f(x):\n    return x.to(DEVICE) * SCALE * LR + torch.ones(1)"]
+    namespace = {}
+    for cell in history:
+        exec(cell, namespace)
+    assert list(missing_globals(namespace["f"], history=history)) == ["SCALE"]  # set in a loop; DEVICE and LR are kept
+    assert missing_globals(namespace["f"], history=None) == {}  # outside a notebook: nothing to compare with
