@@ -129,7 +129,7 @@ def test_gradebook_opens_as_a_table(loop):
 
 def test_feedback_names_the_cause_and_how_to_reproduce(loop):
     text = (loop["out"] / "feedback" / "released.md").read_text()
-    assert text.startswith("# Feedback for `released`") and "## `backpropagation` in backpropagation.ipynb: missing" in text
+    assert text.startswith("# Feedback for `released`") and "## Part backpropagation: `backpropagation` in backpropagation.ipynb: missing" in text
     assert "NotImplementedError" in text
     assert "(60 / 60 points)" in (loop["out"] / "feedback" / "solution.md").read_text()
 

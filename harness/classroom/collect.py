@@ -107,6 +107,7 @@ def _arranged(submissions):
     """Each staged submission with its project found and its notebooks matched to the handout's names."""
     for submission in submissions:
         if not submission.error:
+            _unpack_a_lone_zip(submission)
             try:
                 submission.folder, notes = find_project(submission.folder)
                 submission.notes += notes + match_notebooks(submission.folder)
@@ -114,6 +115,28 @@ def _arranged(submissions):
             except OSError as error:
                 submission.error = f"its files cannot be arranged for grading ({error.strerror or error}): hand in the notebooks and the report as files"
     return submissions
+
+
+def _unpack_a_lone_zip(submission):
+    """A folder that holds no notebook but a zip (an upload Gradescope or a teacher left packed): the zip unpacked in place."""
+    folder = submission.folder
+    if any(p.suffix == ".ipynb" for p in folder.rglob("*.ipynb")):
+        return
+    zips = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and p.suffix.lower() == ".zip")
+    if len(zips) != 1:
+        return
+    staging = Staging()
+    try:
+        unpacked = extract_zip(zips[0], folder / f".{zips[0].stem}-unpacked", staging)
+        for item in unpacked.iterdir():
+            if not (folder / item.name).exists():
+                shutil.move(str(item), folder / item.name)
+        shutil.rmtree(folder / f".{zips[0].stem}-unpacked", ignore_errors=True)
+        zips[0].unlink()  # the staged copy's: the zip is now its files
+        submission.notes.append(f"{zips[0].name} unpacked")
+        submission.too_large += staging.too_large
+    except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
+        submission.notes.append(f"{zips[0].name} cannot be unpacked ({type(error).__name__})")
 
 
 def _folder(entry, target):

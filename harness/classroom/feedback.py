@@ -132,7 +132,8 @@ def beyond_the_course(name, yes):
 
 def _part_blocks(part, verdict, earned, points):
     score = f" ({earned[part.key]:g} / {points[part.key]:g} points)" if earned else ""
-    blocks = [("h", 2, _text(("code", part.function), f" in {part.notebook}: {verdict.status.value}{score}"))]
+    # one name per part everywhere: its key (the gradebook's column, check --part, the autograding step's name)
+    blocks = [("h", 2, _text(f"Part {part.key}: ", ("code", part.function), f" in {part.notebook}: {verdict.status.value}{score}"))]
     if verdict.total is not None:
         blocks.append(("li", _text(f"Passed: {verdict.passed} / {verdict.total} {part.unit}.")))
     if verdict.status in (Status.ERROR, Status.MISSING, Status.TIMEOUT) or not verdict.failures:

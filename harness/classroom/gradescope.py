@@ -83,7 +83,7 @@ def results(result, seconds, sandbox_reason, points, parts):
     tests = []
     for part in parts:
         verdict = result.verdicts[part.key]
-        tests.append({"name": f"{part.function} in {part.notebook}", "score": earned[part.key], "max_score": points[part.key],
+        tests.append({"name": f"Part {part.key}: {part.function} in {part.notebook}", "score": earned[part.key], "max_score": points[part.key],
                       "status": "passed" if verdict.status is Status.PASS else "failed",
                       "output": part_markdown(result, part, points), "output_format": "md"})
     handed_in = markdown([("li", line) for line in deliverable_lines(result.deliverables)] +

@@ -141,3 +141,12 @@ def test_the_commit_is_read_without_running_git(tmp_path, head, refs, packed, fo
     if packed:
         (tmp_path / ".git" / "packed-refs").write_text(packed)
     assert repository_commit(tmp_path) == found
+
+
+def test_a_gradescope_upload_left_as_a_zip_is_graded_from_it(tmp_path):
+    from harness.classroom import collect
+
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "project.zip").write_bytes(S.zip_bytes({f"INF265/{k}": v for k, v in S.both().items()}))
+    [submission] = collect.collect_one(tmp_path / "submission", tmp_path / "stage")
+    assert (submission.folder / "backpropagation.ipynb").exists() and "project.zip unpacked" in submission.notes

@@ -43,8 +43,8 @@ def grader_lines(markdown):
 def test_feedback_quotes_every_text_a_submission_shaped(text):
     markdown = feedback.feedback_markdown(result_with(text, name=text), gradebook.default_points())
     headings, markup = grader_lines(markdown)
-    assert headings == ["# Feedback for ", "##  in backpropagation.ipynb: error (0 / 60 points)",
-                        "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"], headings
+    assert headings == ["# Feedback for ", "## Part backpropagation:  in backpropagation.ipynb: error (0 / 60 points)",
+                        "## Part sgd:  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"], headings
     assert markup == []
     markdown.encode("utf-8")  # writable as UTF-8, whatever the name was
 

@@ -107,8 +107,8 @@ def test_forged_feedback_and_terminal_lines_stay_data(graded):
     text = next(graded["out"].joinpath("feedback").glob("f01_forges_the_feedback.md")).read_text()
     outside_code = __import__("re").sub(r"(`+)(?s:.*?)\1", "", text)
     assert [line for line in outside_code.splitlines() if line.startswith("#")] == [
-        "# Feedback for ", "##  in backpropagation.ipynb: error (0 / 60 points)",
-        "##  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"]
+        "# Feedback for ", "## Part backpropagation:  in backpropagation.ipynb: error (0 / 60 points)",
+        "## Part sgd:  in gradient_descent.ipynb: missing (0 / 40 points)", "## What was handed in"]
     assert "<" not in outside_code and "\x1b" not in text
     assert "\x1b" not in graded["result"].stdout and "\n# Feedback" not in graded["result"].stdout
 
