@@ -28,7 +28,7 @@ def test_a_third_part_needs_only_its_own_module(tmp_path):
         rows = {row["submission"]: row for row in csv.DictReader(file)}
     assert rows["doubles"]["double points"] == "10.0" and rows["triples"]["total points"] == "90.0"
     text = feedback.feedback_markdown(results[1], points, parts=parts)
-    assert "## `double` in toy.ipynb: fail (0 / 10 points)" in text and "print(double(0.5))" in text
+    assert "## Part double: `double` in toy.ipynb: fail (0 / 10 points)" in text and "print(double(0.5))" in text
     table = io.StringIO()
     feedback.print_table(results, parts=parts, out=table)
     assert table.getvalue().splitlines()[0].split() == ["submission", "backpropagation", "sgd", "double", "seconds"]
