@@ -190,6 +190,24 @@ def test_sentences_that_compare_numbers_change_with_the_numbers(tmp_path):
 
 
 
+def test_e_says_weight_decay_was_varied_alone_when_it_was_and_f_never_says_a_tie_changed_nothing(tmp_path):
+    """The 2023 edition's misfire: weight decay varied alone at momentum 0.9 (not at the first momentum run
+    found) was said to be varied only with other settings. And a last epoch tying on validation is other weights."""
+    import copy
+
+    triple = copy.deepcopy(json.loads((REPORT_DIR / "editions" / "2023" / "results.json").read_text()))
+    e = section(_report_of(triple, tmp_path / "triple"), "e")
+    assert "The search varied the weight decay alone" in flat(e) and "only together with other settings" not in e
+    assert "λ = 0.001" in e.replace("𝜆", "λ") and "λ = 0.01" in e.replace("𝜆", "λ")
+    mixed = copy.deepcopy(triple)
+    for row in mixed["search"]:
+        if row["weight_decay"] > 0:
+            row["lr"] = 0.03  # now every run with weight decay differs in the learning rate too
+    assert "only together with other settings" in flat(section(_report_of(mixed, tmp_path / "mixed"), "e"))
+    f = flat(section(_report_of(triple, tmp_path / "tie"), "f"))
+    assert "changed nothing" not in f and "tie with them on the validation split only" in f
+
+
 def test_references_cite_the_sgd_documentation_cifar10_and_the_course(text):
     references = flat(text).split("References", 1)[1]
     assert "torch.optim.SGD" in references and "Krizhevsky" in references and "INF265" in references
