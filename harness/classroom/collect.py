@@ -126,17 +126,25 @@ def _unpack_a_lone_zip(submission):
     if len(zips) != 1:
         return
     staging = Staging()
+    if _unpack_into(zips[0], zips[0].name, folder, folder / f".{zips[0].stem}-unpacked", staging, submission.notes):
+        shutil.rmtree(folder / f".{zips[0].stem}-unpacked", ignore_errors=True)
+        zips[0].unlink()  # the staged copy's: the zip is now its files
+        submission.too_large += staging.too_large
+
+
+def _unpack_into(archive, shown, folder, scratch, staging, notes):
+    """A zip a student handed in (shown: its name as handed in), unpacked under bounds (extract_zip) into
+    scratch and moved into folder where nothing of the name is; a note says it. False when it cannot be."""
     try:
-        unpacked = extract_zip(zips[0], folder / f".{zips[0].stem}-unpacked", staging)
+        unpacked = extract_zip(archive, scratch, staging)
         for item in unpacked.iterdir():
             if not (folder / item.name).exists():
                 shutil.move(str(item), folder / item.name)
-        shutil.rmtree(folder / f".{zips[0].stem}-unpacked", ignore_errors=True)
-        zips[0].unlink()  # the staged copy's: the zip is now its files
-        submission.notes.append(f"{zips[0].name} unpacked")
-        submission.too_large += staging.too_large
     except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
-        submission.notes.append(f"{zips[0].name} cannot be unpacked ({type(error).__name__})")
+        notes.append(f"{shown} cannot be unpacked ({type(error).__name__})")
+        return False
+    notes.append(f"{shown} unpacked")
+    return True
 
 
 def _folder(entry, target):
@@ -192,14 +200,8 @@ def _canvas(entries, stage):
             submission.notes.append(f"{len(files) - len(chosen)} older upload(s) under the same name left out (Canvas's -1, -2)")
         for original, (_, entry) in sorted(chosen.items()):
             if original.lower().endswith(".zip"):
-                try:
-                    unpacked = extract_zip(entry, folder.parent / f"zip-{len(os.listdir(folder.parent))}", staging)
-                    for item in unpacked.iterdir():
-                        if not (folder / item.name).exists():
-                            shutil.move(str(item), folder / item.name)
-                    submission.notes.append(f"{original} unpacked")
-                except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as error:
-                    submission.notes.append(f"{original} cannot be unpacked ({type(error).__name__})")
+                _unpack_into(entry, original, folder, folder.parent / f"zip-{len(os.listdir(folder.parent))}", staging,
+                             submission.notes)
             else:
                 try:
                     staging.take(entry, folder / Path(original).name, (original,))

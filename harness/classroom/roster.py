@@ -7,6 +7,7 @@ gradebook import matches rows by. The second row is "Points Possible" (and older
 posting policies); neither is a student. Read as Excel or Canvas writes it (harness.classroom.tables).
 """
 
+from harness.classroom.quoting import listed
 from harness.classroom.tables import Column, InputError, ids_lost_to_excel, read_table, user_id
 
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -33,13 +34,13 @@ def read_roster(path):
             continue
         roster[found] = {**{c: row.cells.get(c, "") for c in ROSTER_COLUMNS}, "ID": found, "_line": row.line}
     if lost:
-        raise InputError(f"The roster {table.path.name} has IDs that Excel turned into rounded numbers ({_listed(lost)}): "
+        raise InputError(f"The roster {table.path.name} has IDs that Excel turned into rounded numbers ({listed(lost)}): "
                          "export the roster from Canvas again and give it without opening it in Excel, or format the ID "
                          "column as Text before saving")
     if bad:
-        raise InputError(f"The roster {table.path.name} has rows whose ID is not a Canvas user id ({_listed(bad)}){HINT}")
+        raise InputError(f"The roster {table.path.name} has rows whose ID is not a Canvas user id ({listed(bad)}){HINT}")
     if twice:
-        raise InputError(f"The roster {table.path.name} lists a student twice (ID {_listed(twice)}): export it again from Canvas")
+        raise InputError(f"The roster {table.path.name} lists a student twice (ID {listed(twice)}): export it again from Canvas")
     for entry in roster.values():
         entry.pop("_line")
     return roster
@@ -49,7 +50,3 @@ def natural_name(name):
     """"Karlsen, Ida" -> "Ida Karlsen" (the roster's sortable name in the order a sentence uses); else as it is."""
     last, comma, first = str(name).partition(",")
     return f"{first.strip()} {last.strip()}" if comma and first.strip() and "," not in first else str(name).strip()
-
-
-def _listed(items, limit=8):
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")

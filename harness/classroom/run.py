@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.classroom import lateness as late_rules
+from harness.classroom.quoting import listed
 from harness.classroom.tables import InputError
 
 REFUSED = 2
@@ -219,14 +220,14 @@ def cross_check(run):
                 problems.append(f"None of the {len(submitters)} students of the download is on the roster {Path(args.roster).name}: "
                                 "is it this course's gradebook export?")
             elif strangers:
-                problems.append(f"{_listed([f'{printable(s.name, 60)}' for s in strangers])} handed in but "
+                problems.append(f"{listed([f'{printable(s.name, 60)}' for s in strangers])} handed in but "
                                 f"{'is' if len(strangers) == 1 else 'are'} not on the roster {Path(args.roster).name}: export "
                                 "the roster again (Grades > Export, with concluded and inactive enrollments shown if they are)")
         members = {m.user_id for g in run.groups.values() for m in g.members}
         outside = sorted(members - set(run.roster))
         if run.groups and outside:
             problems.append(f"The group set {Path(args.groups).name} has members who are not on the roster "
-                            f"({_listed(outside)}): are both this course's exports?")
+                            f"({listed(outside)}): are both this course's exports?")
     if run.groups and submitters and not any(s.student_id in run.groups for s in submitters):
         problems.append(f"None of the download's students is in a group of {Path(args.groups).name}: is it this "
                         "assignment's group set?")
@@ -246,7 +247,7 @@ def cross_check(run):
                  {m.user_id for g in run.groups.values() for m in g.members}) - {""}
         unknown = sorted(key for key in run.times if key not in known)
         if unknown:
-            problems.append(f"The submission times name {_listed([repr(k) for k in unknown])}, who "
+            problems.append(f"The submission times name {listed([repr(k) for k in unknown])}, who "
                             f"{'is' if len(unknown) == 1 else 'are'} in neither the download, the roster nor the group set: "
                             "give the times of this assignment")
     run.submissions, said = assign(run.submissions, run.groups)
@@ -305,7 +306,7 @@ def grade(run):
         changed = [s.name for s in run.submissions if s not in todo and run.previous_results[s.name].content
                    and run.previous_results[s.name].content != s.content]
         if changed:
-            raise Refused([f"{_listed(changed)} uploaded again since the previous run: regrade {'it' if len(changed) == 1 else 'them'} "
+            raise Refused([f"{listed(changed)} uploaded again since the previous run: regrade {'it' if len(changed) == 1 else 'them'} "
                            "too (--only), or grade the whole class"])
     start = time.perf_counter()
     graded = grading.grade_all(todo, options, on_done=progress(len(todo)), on_note=lambda text: run.say(f"Note: {text}."))
@@ -550,11 +551,6 @@ def _name(student):
 def _said(students, limit=50):
     names = [_name(s) for s in students]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more (every one in the gradebook)" if len(names) > limit else "")
-
-
-def _listed(items, limit=8):
-    items = list(items)
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 # --- the plan, for --check-inputs -------------------------------------------------------------------------------------
