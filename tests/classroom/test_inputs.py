@@ -493,3 +493,20 @@ def test_feedback_says_the_total_of_130_and_the_marks_to_come():
 def test_names_read_right_from_windows_or_mac_excel(tmp_path, name, codec):
     (tmp_path / "roster.csv").write_bytes(f'Student,ID\r"{name}",203\r'.encode(codec))
     assert read_roster(tmp_path / "roster.csv")["203"]["Student"] == name
+
+
+def test_the_benign_twins_of_the_size_limit_and_the_lone_zip(tmp_path):
+    """A notebook with large outputs under the limit is graded as it is; a zip beside the notebooks (data,
+    an archive of figures) is not unpacked over them."""
+    from harness.classroom import collect
+    from harness.classroom.staging import MAX_CODE_FILE
+    from tests.fixtures import submissions as S
+
+    files = S.both()
+    files["gradient_descent.ipynb"] = files["gradient_descent.ipynb"].replace('"cells"', '"padding": "' + " " * (MAX_CODE_FILE - (4 << 20)) + '", "cells"', 1)
+    folder = S.write(tmp_path / "d", "large_outputs", files)
+    (folder / "figures.zip").write_bytes(S.zip_bytes({"backpropagation.ipynb": "{}"}))
+    [submission] = collect.collect(tmp_path / "d", tmp_path / "stage")
+    assert submission.oversized == {} and (submission.folder / "gradient_descent.ipynb").stat().st_size > MAX_CODE_FILE - (5 << 20)
+    assert (submission.folder / "figures.zip").exists() and (submission.folder / "backpropagation.ipynb").read_text() != "{}"
+    assert not any("unpacked" in note for note in submission.notes)
