@@ -268,10 +268,8 @@ def _with_bodies(statement, defined, fields):
     import copy
 
     bodies = {name: getattr(statement, name) for name in fields}
-    if not any(_kept(s, defined) is not None for body in bodies.values() for s in body) and not isinstance(statement, ast.Try):
-        return None
-    if isinstance(statement, ast.Try) and not any(_kept(s, defined) is not None for body in
-                                                  [*bodies.values(), *(h.body for h in statement.handlers)] for s in body):
+    blocks = [*bodies.values(), *(handler.body for handler in getattr(statement, "handlers", []))]
+    if not any(_kept(s, defined) is not None for body in blocks for s in body):
         return None
     kept = copy.copy(statement)
     for name, body in bodies.items():

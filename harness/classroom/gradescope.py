@@ -70,7 +70,7 @@ def build(out, files, timeout=120.0):
             archive.writestr(info, text)
         for source, target in files:
             archive.write(source, target.as_posix())
-    return [name for name in ("setup.sh", "run_autograder")] + [target.as_posix() for _, target in files]
+    return ["setup.sh", "run_autograder"] + [target.as_posix() for _, target in files]
 
 
 def results(result, seconds, sandbox_reason, points, parts):
