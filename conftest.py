@@ -4,6 +4,12 @@ for a few epochs only."""
 import os
 import tempfile
 
+# Data roots given relative to the project (as README's example exports them) are made absolute here:
+# tests run notebooks and checks from other folders (a student's copy in a temporary folder), where a
+# relative path would name nothing.
+for _variable in ("CIFAR10_ROOT", "MNIST_ROOT"):
+    if os.environ.get(_variable):
+        os.environ[_variable] = os.path.abspath(os.environ[_variable])
 # Set at import, before nbval starts kernels (they inherit the environment), so that re-running
 # gradient_descent.ipynb never overwrites the committed report/results.json and figures.
 os.environ.setdefault("INF265_RESULTS_DIR", tempfile.mkdtemp(prefix="inf265-results-"))
