@@ -15,9 +15,12 @@ from pathlib import Path
 import typst
 
 REPORT_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPORT_DIR.parent))  # utils/, when run as `python report/build.py`
+from utils.analysis import findings  # noqa: E402
 # what the report reads -> the notebook that writes it
 REQUIRED_KEYS = {"backpropagation": "backpropagation.ipynb", "search": "gradient_descent.ipynb",
-                 "selected": "gradient_descent.ipynb", "test_accuracy": "gradient_descent.ipynb"}
+                 "selected": "gradient_descent.ipynb", "test_accuracy": "gradient_descent.ipynb",
+                 "findings": "gradient_descent.ipynb"}
 REQUIRED_FIGURES = {
     "examples": "gradient_descent.ipynb", "train_validation": "gradient_descent.ipynb",
     "search_comparison": "gradient_descent.ipynb", "momentum_curves": "gradient_descent.ipynb",
@@ -38,10 +41,24 @@ def missing_inputs(report_dir=REPORT_DIR):
     for key, notebook in REQUIRED_KEYS.items():
         if key not in results:
             problems.append(f"results.json has no '{key}': run {notebook}.")
+    if not problems and not _findings_hold(results):
+        problems.append("results.json's findings are not those of its own numbers: run gradient_descent.ipynb again "
+                        "(its numbers were changed by hand, or written before utils/analysis.py changed).")
+    elif not problems and results["findings"]["selection"]["index"] != results["selected"]["index"]:
+        problems.append("results.json's selected configuration is not the one with the best score: run "
+                        "gradient_descent.ipynb again.")
     for name, notebook in REQUIRED_FIGURES.items():
         if not (report_dir / "figures" / f"{name}.png").is_file():
             problems.append(f"figures/{name}.png is missing: run {notebook}.")
     return problems
+
+
+def _findings_hold(results):
+    """Whether the findings results.json carries are the ones its numbers give (the report states them)."""
+    try:
+        return json.loads(json.dumps(findings(results))) == results["findings"]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return False
 
 
 def build(report_dir=REPORT_DIR, output=None):
@@ -58,7 +75,7 @@ def build(report_dir=REPORT_DIR, output=None):
 def build_edition(folder):
     """Build another edition's report in folder (its results.json and figures/ written by the notebooks)."""
     folder = Path(folder).resolve()
-    for name in ("report.typ", "references.yml"):
+    for name in ("report.typ", "claims.typ", "references.yml"):
         shutil.copy(REPORT_DIR / name, folder / name)
     return build(report_dir=folder)
 

@@ -94,13 +94,15 @@ def learning_curves(curves, title):
     return fig
 
 
-def train_validation_curves(train_accuracy, val_accuracy, selected_epoch, title):
-    """Train and validation accuracy per epoch on one axis: the gap between them is the overfitting."""
+def train_validation_curves(train_accuracy, val_accuracy, scored_epochs, title):
+    """Train and validation accuracy per epoch on one axis: the gap between them is the overfitting. The last
+    scored_epochs epochs, whose mean validation accuracy scored the configuration, are shaded."""
     fig, ax = _subplots(figsize=(FULL_WIDTH, 2.6))
     epochs = range(1, len(train_accuracy) + 1)
     ax.plot(epochs, [100 * a for a in train_accuracy], label="train (without augmentation)")
     ax.plot(epochs, [100 * a for a in val_accuracy], label="validation")
-    ax.axvline(selected_epoch, color="grey", linestyle="--", linewidth=1, label=f"selected epoch ({selected_epoch})")
+    first = max(1, len(val_accuracy) - scored_epochs + 1)
+    ax.axvspan(first - 0.5, len(val_accuracy) + 0.5, color="grey", alpha=0.15, label=f"scored epochs ({first}-{len(val_accuracy)})")
     ax.set(title=title, xlabel="epoch", ylabel="accuracy (%)")
     _whole_epochs(ax)
     ax.grid(alpha=0.3)
@@ -110,26 +112,29 @@ def train_validation_curves(train_accuracy, val_accuracy, selected_epoch, title)
 
 
 def search_comparison(rows, n_val, selected=None):
-    """rows: [{"train_accuracy", "val_accuracy"}], numbered 1.. in order, top to bottom.
+    """rows: [{"train_accuracy", "val_accuracy", "val_score"}], numbered 1.. in order, top to bottom.
 
-    Validation accuracy as points with +-1 standard error (binomial, n_val images); train accuracy as
-    open markers. Points, not bars: the axis need not start at 0 to be read right.
+    The score (mean validation accuracy of the last epochs) as points with +-1 standard error of one reading
+    (binomial, n_val images; the mean of correlated readings is no more precise than that, to be safe); the
+    last epoch's validation and training accuracy as open markers. Points, not bars: the axis need not start
+    at 0 to be read right.
     """
     fig, ax = _subplots(figsize=(FULL_WIDTH, 0.9 + 0.32 * len(rows)))
     positions = list(range(len(rows)))
-    val = [100 * r["val_accuracy"] for r in rows]
-    errors = [100 * binomial_standard_error(r["val_accuracy"], n_val) for r in rows]
-    ax.errorbar(val, positions, xerr=errors, fmt="o", capsize=3, label=f"validation, +-1 standard error ({n_val} images)")
-    ax.plot([100 * r["train_accuracy"] for r in rows], positions, "s", mfc="none", label="train (at the same epoch)")
+    score = [100 * r["val_score"] for r in rows]
+    errors = [100 * binomial_standard_error(r["val_score"], n_val) for r in rows]
+    ax.errorbar(score, positions, xerr=errors, fmt="o", capsize=3, label=f"score: validation, mean of the last epochs (+-1 SE, {n_val} images)")
+    ax.plot([100 * r["val_accuracy"] for r in rows], positions, "D", mfc="none", label="validation, last epoch")
+    ax.plot([100 * r["train_accuracy"] for r in rows], positions, "s", mfc="none", label="train, last epoch")
     if selected is not None:
         ax.axhspan(selected - 0.4, selected + 0.4, color="gold", alpha=0.25, label="selected")
     ax.set_yticks(positions, [str(i + 1) for i in positions])
     ax.invert_yaxis()
-    ax.set(title="Hyper-parameter search: accuracy at each configuration's best validation epoch",
+    ax.set(title="Hyper-parameter search: accuracy of each configuration's kept (last-epoch) weights",
            xlabel="accuracy (%)", ylabel="configuration")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    _legend_below(fig, ax, columns=3)
+    _legend_below(fig, ax, columns=2)
     return fig
 
 

@@ -32,13 +32,13 @@ def test_confusion_matrix_plot_labels_classes():
 
 
 def test_search_comparison_shows_points_with_standard_errors_not_truncated_bars():
-    rows = [{"train_accuracy": 0.95, "val_accuracy": 0.90}, {"train_accuracy": 0.99, "val_accuracy": 0.92}]
+    rows = [{"train_accuracy": 0.95, "val_accuracy": 0.90, "val_score": 0.89}, {"train_accuracy": 0.99, "val_accuracy": 0.93, "val_score": 0.92}]
     fig = plotting.search_comparison(rows, n_val=1000, selected=1)
     ax = fig.axes[0]
     assert not ax.patches or all(p.get_width() < 100 for p in ax.patches if hasattr(p, "get_width"))  # no bars from 0
     assert ax.get_xlabel() == "accuracy (%)" and ax.get_title()
     caps = [c for c in ax.containers if hasattr(c, "has_xerr") and c.has_xerr]
-    assert caps, "validation accuracy carries error bars"
+    assert caps, "the score carries error bars"
     low, high = caps[0].lines[2][0].get_segments()[1][:, 0]  # second configuration's bar
     expected = 100 * (0.92 * 0.08 / 1000) ** 0.5
     assert abs((high - low) / 2 - expected) < 1e-9
@@ -51,6 +51,8 @@ def test_train_and_validation_share_one_accuracy_axis():
     assert ax.get_ylabel() == "accuracy (%)" and ax.get_xlabel() == "epoch"
     assert [list(line.get_ydata()) for line in ax.lines[:2]] == [[80.0, 90.0, 95.0], [78.0, 85.0, 86.0]]
     assert fig.legends and not ax.get_legend()  # the legend sits below the axes, off the curves
+    shaded = [p for p in ax.patches]  # the scored epochs (here the last three: all of them)
+    assert len(shaded) == 1 and "scored epochs (1-3)" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_figures_are_drawn_at_print_size_with_legible_text():
