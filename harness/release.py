@@ -46,6 +46,8 @@ RELEASED = {
     "utils/snapshots.py": "ParameterRecorder: parameters after every epoch, for comparing two trainings",
     "utils/plotting.py": "the figures",
     "utils/results.py": "where the notebooks write results for the report",
+    "utils/analysis.py": "standard errors, McNemar's test and the other comparisons a report states of its runs: "
+                         "statistics, no answer",
     "requirements.txt": "the pinned environment",
 }
 # Not released: harness/release.py (the teacher's), utils/backward_rules.py (its backward() bodies

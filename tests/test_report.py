@@ -120,7 +120,7 @@ def test_f_states_seed_selection_and_test_accuracy_with_its_standard_error(text)
     f = section(text, "f")
     assert f"seed {RESULTS['settings']['seed']}" in f
     last = RESULTS["selected"]["scored_epochs"]
-    assert f"scored each configuration by its mean validation accuracy over the last {last} epochs" in f
+    assert f"scored each configuration (Table 1) by its mean validation accuracy over the last {last} epochs" in f
     assert f"score {100 * RESULTS['selected']['val_score']:.2f}%" in f and "optimistic" in f
     p, n = RESULTS["test_accuracy"], RESULTS["dataset"]["sizes"]["test"]
     standard_error = 100 * (p * (1 - p) / n) ** 0.5
@@ -227,24 +227,26 @@ def test_e_says_weight_decay_varied_alone_in_both_editions_and_not_when_it_was_n
     assert "only together with other settings" in flat(section(_report_of(mixed, tmp_path / "mixed", edition=True), "e"))
 
 
-def test_f_says_a_spike_and_a_tie_with_the_runner_up(tmp_path):
+@pytest.mark.parametrize("edition", ["default", "2023"])
+def test_f_says_a_spike_and_a_tie_with_the_runner_up(tmp_path, edition):
     import copy
 
-    spiky = copy.deepcopy(RESULTS)
+    results = _2023() if edition == "2023" else RESULTS
+    spiky = copy.deepcopy(results)
     runner = max((i for i in range(len(spiky["search"])) if i != spiky["selected"]["index"]),
                  key=lambda i: sum(spiky["search"][i]["val_curve"][-10:]))
     curve = spiky["search"][runner]["val_curve"]
     curve[len(curve) // 2] = 0.99  # one epoch far above its neighbours, before the scored epochs
     spiky["search"][runner]["best_epoch"] = len(curve) // 2 + 1
     _set_right(spiky["search"][runner], [c == "1" for c in spiky["search"][spiky["selected"]["index"]]["val_right"]])
-    f = section(_report_of(spiky, tmp_path / "spike"), "f")
+    f = section(_report_of(spiky, tmp_path / "spike", edition=edition == "2023"), "f")
     assert f"The best single epoch of the whole search, 99.00% (configuration {runner + 1}, epoch {len(curve) // 2 + 1}" in f
     assert "is a spike" in f and "Choosing by the best epoch would have rested on it" in f
     assert "The search does not tell its two best configurations apart" in f  # the same images right: p = 1
-    steady = copy.deepcopy(RESULTS)
+    steady = copy.deepcopy(results)
     for row in steady["search"]:
         row["val_curve"] = sorted(row["val_curve"])  # rising curves: every best epoch is the last, and stands
-    f = section(_report_of(steady, tmp_path / "steady"), "f")
+    f = section(_report_of(steady, tmp_path / "steady", edition=edition == "2023"), "f")
     assert "does not stand out from its neighbouring epochs" in f and "spike" not in f
 
 

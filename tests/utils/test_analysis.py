@@ -142,3 +142,16 @@ def test_generalisation_errors_and_the_expectation_of_the_2023_edition():
     assert found["errors"]["shared_by_every_configuration"] == 100  # both miss the last 100 images
     results["test_accuracy"] = 0.85
     assert A.findings(results)["generalisation"]["test_against_val"]["verdict"] == "lower"
+
+
+def test_the_noisier_curve_is_the_one_whose_last_epochs_spread_more():
+    calm, jumpy = _row(0.01, curve=[0.9] * 12), _row(0.1, curve=[0.85, 0.95] * 6)
+    assert A.noisier(jumpy, calm)["verdict"] == "a" and A.noisier(calm, jumpy)["verdict"] == "b"
+    assert A.noisier(jumpy, jumpy)["verdict"] == "neither"
+    assert A.noisier(jumpy, calm)["a"] == pytest.approx(0.05)
+
+
+def test_two_accuracies_on_different_images_are_apart_beyond_two_standard_errors():
+    assert A.unpaired(0.95, 2000, 0.90, 1000)["verdict"] == "higher"
+    assert A.unpaired(0.90, 1000, 0.95, 2000)["verdict"] == "lower"
+    assert A.unpaired(0.928, 2000, 0.931, 1000)["verdict"] == "no evidence"
