@@ -206,7 +206,7 @@ def test_d_states_the_control_at_the_effective_step_as_the_same_images_decide_it
     _set_right(win["search"][control], [True] * (n - 200) + [False] * 200)  # 120 more images wrong than momentum
     d = section(_report_of(win, tmp_path / "win"), "d")
     assert "momentum is right on more validation images than plain SGD at 0.1" in d
-    assert "alone is right on 120 and plain SGD at 0.1 alone on 0" in d and "these runs credit momentum with more" in d
+    assert "alone is right on 120 and plain SGD at 0.1 alone on 0" in d and "so it credits momentum with more than its larger step" in d
 
 
 def test_e_says_weight_decay_varied_alone_in_both_editions_and_not_when_it_was_not(tmp_path):
