@@ -20,7 +20,7 @@ from utils.analysis import findings  # noqa: E402
 # what the report reads -> the notebook that writes it
 REQUIRED_KEYS = {"backpropagation": "backpropagation.ipynb", "search": "gradient_descent.ipynb",
                  "selected": "gradient_descent.ipynb", "test_accuracy": "gradient_descent.ipynb",
-                 "findings": "gradient_descent.ipynb"}
+                 "findings": "gradient_descent.ipynb", "figures": "gradient_descent.ipynb"}
 REQUIRED_FIGURES = {
     "examples": "gradient_descent.ipynb", "train_validation": "gradient_descent.ipynb",
     "search_comparison": "gradient_descent.ipynb", "momentum_curves": "gradient_descent.ipynb",

@@ -237,7 +237,6 @@ def test_f_says_a_spike_and_a_tie_with_the_runner_up(tmp_path, edition):
                  key=lambda i: sum(spiky["search"][i]["val_curve"][-10:]))
     curve = spiky["search"][runner]["val_curve"]
     curve[len(curve) // 2] = 0.99  # one epoch far above its neighbours, before the scored epochs
-    spiky["search"][runner]["best_epoch"] = len(curve) // 2 + 1
     _set_right(spiky["search"][runner], [c == "1" for c in spiky["search"][spiky["selected"]["index"]]["val_right"]])
     f = section(_report_of(spiky, tmp_path / "spike", edition=edition == "2023"), "f")
     assert f"The best single epoch of the whole search, 99.00% (configuration {runner + 1}, epoch {len(curve) // 2 + 1}" in f

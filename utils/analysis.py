@@ -191,10 +191,13 @@ def weight_decay_findings(search):
 
 def selection_findings(search, n_val):
     """The configuration with the best mean validation accuracy over its last TAIL epochs (the first on a tie),
-    the runner-up compared with it on the same images, and what the best single epoch would have chosen."""
+    the runner-up compared with it on the same images, how far the configurations' last TAIL readings spread
+    (least and most), and what the best single epoch would have chosen."""
     scores = [tail_mean(row["val_curve"]) for row in search]
     selected = max(range(len(search)), key=lambda i: scores[i])
-    found = {"index": selected, "score": scores[selected], "scores": scores, "runner_up": None}
+    spreads = [spread(row["val_curve"]) for row in search]
+    found = {"index": selected, "score": scores[selected], "scores": scores, "runner_up": None,
+             "spread": {"least": min(spreads), "most": max(spreads)}}
     if len(search) > 1:
         runner_up = max((i for i in range(len(search)) if i != selected), key=lambda i: scores[i])
         found["runner_up"] = {"index": runner_up, "score": scores[runner_up],
@@ -235,7 +238,7 @@ def findings(results):
     counts = [sum(row) for row in matrix]
     error_rates = [(counts[i] - matrix[i][i]) / counts[i] for i in range(len(matrix))]
     selected_wrong = [not right for right in right_answers(chosen)]
-    wrong_everywhere = [all(not right_answers(row)[i] for row in search) for i in range(n_val)]
+    wrong_everywhere = [not any(image) for image in zip(*(right_answers(row) for row in search))]
     expected = EXPECTATIONS.get(edition, EXPECTATIONS["default"])
     reference = None
     if expected["reference"] is not None:
